@@ -1,0 +1,53 @@
+// What a conversation is configured with. Plain data: it crosses into the worker thread as is.
+import { homedir } from "node:os";
+import path from "node:path";
+import type { AskForApproval, ReasoningEffort, ReasoningSummary, SandboxPolicy, SessionSource } from "./protocol/index.js";
+
+export type ConversationConfig = {
+  /** Absolute working directory of the session. */
+  cwd: string;
+  /** Where sessions/ lives: `LLMX_HOME` or `~/.llmx` by default (a CODEX_HOME works too). */
+  home: string;
+  model: string;
+  /** Provider id: `offline` (built in, no network) by default. */
+  modelProvider: string;
+  approvalPolicy: AskForApproval;
+  sandboxPolicy: SandboxPolicy;
+  reasoningEffort?: ReasoningEffort;
+  reasoningSummary: ReasoningSummary;
+  /** Base instructions sent to the model before any history. */
+  baseInstructions?: string;
+  /** User instructions (config + AGENTS.md), recorded in the initial context. */
+  userInstructions?: string;
+  developerInstructions?: string;
+  /** Options for the model provider, e.g. the offline model's `deltaDelayMs`. */
+  modelOptions?: Record<string, unknown>;
+  /**
+   * A module (absolute path or file URL) that exports `createModelClient(config)`; loaded inside the worker.
+   * Lets embedders plug in their own provider. Overrides `modelProvider` when set.
+   */
+  modelProviderModule?: string;
+  source?: SessionSource;
+  originator?: string;
+};
+
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.LLMX_HOME;
+  return fromEnv !== undefined && fromEnv !== "" ? path.resolve(fromEnv) : path.join(homedir(), ".llmx");
+}
+
+export const OFFLINE_MODEL = "llmx-offline";
+export const OFFLINE_PROVIDER = "offline";
+
+export function createConfig(overrides: Partial<ConversationConfig> = {}): ConversationConfig {
+  return {
+    cwd: process.cwd(),
+    home: defaultHome(),
+    model: OFFLINE_MODEL,
+    modelProvider: OFFLINE_PROVIDER,
+    approvalPolicy: "on-request",
+    sandboxPolicy: { mode: "read-only" },
+    reasoningSummary: "auto",
+    ...overrides,
+  };
+}

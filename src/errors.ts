@@ -1,0 +1,142 @@
+// One error family for llmx. Each failure has its own subclass with a stable `code`; errors cross threads as
+// plain data (`SerializedError`) and are rebuilt into the same subclass on the other side.
+
+export class LlmxError extends Error {
+  readonly code: string = "llmx_error";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ConversationNotFoundError extends LlmxError {
+  override readonly code = "conversation_not_found";
+  constructor(readonly conversationId: string) {
+    super(`no conversation with id: ${conversationId}`);
+  }
+}
+
+export class SessionConfiguredNotFirstEventError extends LlmxError {
+  override readonly code = "session_configured_not_first_event";
+  constructor(readonly firstEvent?: unknown) {
+    super("session configured event was not the first event in the stream");
+  }
+}
+
+export class CapacityError extends LlmxError {
+  override readonly code = "capacity";
+  constructor(readonly limit: number) {
+    super(`cannot start another conversation: ${limit} are live, the configured maximum`);
+  }
+}
+
+/** The conversation's worker is gone (crashed, out of memory, exited, killed) or its session has ended. */
+export class InternalAgentDiedError extends LlmxError {
+  override readonly code = "internal_agent_died";
+  constructor(message = "internal error; agent loop died unexpectedly", options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A worker ended abnormally. `reason` says how; `cause` carries the worker's own error when there was one. */
+export class WorkerCrashedError extends LlmxError {
+  override readonly code = "worker_crashed";
+  constructor(
+    readonly conversationId: string,
+    readonly reason: "threw" | "exited" | "out_of_memory" | "killed",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class InvalidOpError extends LlmxError {
+  override readonly code = "invalid_op";
+  constructor(readonly detail: string) {
+    super(`invalid op: ${detail}`);
+  }
+}
+
+export class InvalidConfigError extends LlmxError {
+  override readonly code = "invalid_config";
+}
+
+export class RolloutError extends LlmxError {
+  override readonly code: string = "rollout_error";
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class RolloutNotFoundError extends RolloutError {
+  override readonly code = "rollout_not_found";
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(path, `rollout file not found: ${path}`, options);
+  }
+}
+
+export class EmptyRolloutError extends RolloutError {
+  override readonly code = "rollout_empty";
+  constructor(path: string) {
+    super(path, `empty session file: ${path}`);
+  }
+}
+
+export class MissingSessionMetaError extends RolloutError {
+  override readonly code = "rollout_missing_session_meta";
+  constructor(
+    path: string,
+    readonly skippedLines: number,
+  ) {
+    super(path, `failed to parse conversation ID from rollout file ${path} (no valid session_meta line)`);
+  }
+}
+
+/** A fork stored by reference whose base cannot be found or does not end on a line boundary. */
+export class RolloutHistoryBaseError extends RolloutError {
+  override readonly code = "rollout_history_base";
+}
+
+export type SerializedError = {
+  name: string;
+  code: string;
+  message: string;
+  stack?: string;
+  fields?: Record<string, unknown>;
+  cause?: SerializedError;
+};
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const fields: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(error)) {
+      if (key !== "cause" && (value === null || ["string", "number", "boolean"].includes(typeof value))) {
+        fields[key] = value;
+      }
+    }
+    const serialized: SerializedError = {
+      name: error.name,
+      code: error instanceof LlmxError ? error.code : (typeof fields.code === "string" ? fields.code : "error"),
+      message: error.message,
+      fields,
+    };
+    if (error.stack !== undefined) serialized.stack = error.stack;
+    if (error.cause !== undefined) serialized.cause = serializeError(error.cause);
+    return serialized;
+  }
+  return { name: "Error", code: "thrown_value", message: String(error) };
+}
+
+/** Rebuilds a plain `Error` (with the original name, code and stack) from its serialised form. */
+export function deserializeError(data: SerializedError): Error {
+  const error = new Error(data.message, data.cause ? { cause: deserializeError(data.cause) } : undefined);
+  error.name = data.name;
+  Object.assign(error, data.fields ?? {}, { code: data.code });
+  if (data.stack !== undefined) error.stack = data.stack;
+  return error;
+}

@@ -1,0 +1,154 @@
+// Conversation items: what the user sends (UserInput) and what history holds (ResponseItem, section 4).
+// Items are loose objects so that fields written by newer Codex (ids, metadata) survive a round trip.
+import { z } from "zod";
+
+export const UserInput = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text"), text: z.string() }),
+  z.object({ type: z.literal("image"), image_url: z.string() }),
+  z.object({ type: z.literal("local_image"), path: z.string() }),
+]);
+export type UserInput = z.infer<typeof UserInput>;
+
+export const ContentItem = z.union([
+  z.looseObject({ type: z.literal("input_text"), text: z.string() }),
+  z.looseObject({ type: z.literal("input_image"), image_url: z.string() }),
+  z.looseObject({ type: z.literal("output_text"), text: z.string() }),
+]);
+export type ContentItem = z.infer<typeof ContentItem>;
+
+export const MessageItem = z.looseObject({
+  type: z.literal("message"),
+  role: z.string(),
+  content: z.array(ContentItem),
+  id: z.string().optional(),
+});
+export type MessageItem = z.infer<typeof MessageItem>;
+
+export const ReasoningItem = z.looseObject({
+  type: z.literal("reasoning"),
+  summary: z.array(z.looseObject({ type: z.string(), text: z.string() })),
+  content: z.array(z.looseObject({ type: z.string(), text: z.string() })).nullable().optional(),
+  encrypted_content: z.string().nullable().optional(),
+});
+export type ReasoningItem = z.infer<typeof ReasoningItem>;
+
+export const FunctionCallItem = z.looseObject({
+  type: z.literal("function_call"),
+  name: z.string(),
+  arguments: z.string(),
+  call_id: z.string(),
+});
+export type FunctionCallItem = z.infer<typeof FunctionCallItem>;
+
+export const FunctionCallOutputContent = z.looseObject({ type: z.string() });
+
+export const FunctionCallOutputItem = z.looseObject({
+  type: z.literal("function_call_output"),
+  call_id: z.string(),
+  output: z.union([z.string(), z.array(FunctionCallOutputContent)]),
+});
+export type FunctionCallOutputItem = z.infer<typeof FunctionCallOutputItem>;
+
+export const LocalShellCallItem = z.looseObject({
+  type: z.literal("local_shell_call"),
+  call_id: z.string().nullable().optional(),
+  status: z.string(),
+  action: z.looseObject({ type: z.string() }),
+});
+
+export const CustomToolCallItem = z.looseObject({
+  type: z.literal("custom_tool_call"),
+  call_id: z.string(),
+  name: z.string(),
+  input: z.string(),
+  status: z.string().optional(),
+});
+
+export const CustomToolCallOutputItem = z.looseObject({
+  type: z.literal("custom_tool_call_output"),
+  call_id: z.string(),
+  output: z.union([z.string(), z.array(FunctionCallOutputContent)]),
+});
+
+export const WebSearchCallItem = z.looseObject({
+  type: z.literal("web_search_call"),
+  status: z.string().optional(),
+  action: z.looseObject({ type: z.string() }).optional(),
+});
+
+export const GhostSnapshotItem = z.looseObject({
+  type: z.literal("ghost_snapshot"),
+  ghost_commit: z.looseObject({ id: z.string() }),
+});
+
+/** Known variants are checked; any other `type` reads as an `other` item that is never persisted or sent. */
+export const KnownResponseItem = z.discriminatedUnion("type", [
+  MessageItem,
+  ReasoningItem,
+  FunctionCallItem,
+  FunctionCallOutputItem,
+  LocalShellCallItem,
+  CustomToolCallItem,
+  CustomToolCallOutputItem,
+  WebSearchCallItem,
+  GhostSnapshotItem,
+]);
+
+export const OtherResponseItem = z.looseObject({ type: z.string() });
+
+export type OtherItem = { type: "other"; original_type?: string };
+
+const KNOWN_ITEM_TYPES = new Set<string>([
+  "message",
+  "reasoning",
+  "function_call",
+  "function_call_output",
+  "local_shell_call",
+  "custom_tool_call",
+  "custom_tool_call_output",
+  "web_search_call",
+  "ghost_snapshot",
+]);
+
+export type ResponseItem = z.infer<typeof KnownResponseItem> | OtherItem;
+
+/**
+ * Decodes a response item as Codex does: a known `type` must match its schema (else the error is returned),
+ * an unknown `type` becomes `{type: "other"}`.
+ */
+export function parseResponseItem(value: unknown): { ok: true; item: ResponseItem } | { ok: false; error: string } {
+  const head = OtherResponseItem.safeParse(value);
+  if (!head.success) return { ok: false, error: "response item is not an object with a string `type`" };
+  if (!KNOWN_ITEM_TYPES.has(head.data.type)) {
+    return { ok: true, item: { type: "other", original_type: head.data.type } };
+  }
+  const parsed = KnownResponseItem.safeParse(value);
+  if (!parsed.success) return { ok: false, error: z.prettifyError(parsed.error) };
+  return { ok: true, item: parsed.data };
+}
+
+/** Schema form of {@link parseResponseItem}, for embedding in larger schemas. */
+export const ResponseItem = z.unknown().transform((value, ctx): ResponseItem => {
+  const result = parseResponseItem(value);
+  if (result.ok) return result.item;
+  ctx.addIssue({ code: "custom", message: result.error });
+  return z.NEVER;
+});
+
+export function userInputToMessage(items: readonly UserInput[]): MessageItem {
+  return {
+    type: "message",
+    role: "user",
+    content: items.map((input): ContentItem => {
+      switch (input.type) {
+        case "text":
+          return { type: "input_text", text: input.text };
+        case "image":
+          return { type: "input_image", image_url: input.image_url };
+        case "local_image":
+          // Image encoding arrives with real providers; until then the model is told what was attached.
+          return { type: "input_text", text: `[local image: ${input.path}]` };
+      }
+    }),
+  };
+}
