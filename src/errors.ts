@@ -32,14 +32,14 @@ export class CapacityError extends LlmxError {
 
 /** The conversation's worker is gone (crashed, out of memory, exited, killed) or its session has ended. */
 export class InternalAgentDiedError extends LlmxError {
-  override readonly code = "internal_agent_died";
+  override readonly code: string = "internal_agent_died";
   constructor(message = "internal error; agent loop died unexpectedly", options?: { cause?: unknown }) {
     super(message, options);
   }
 }
 
 /** A worker ended abnormally. `reason` says how; `cause` carries the worker's own error when there was one. */
-export class WorkerCrashedError extends LlmxError {
+export class WorkerCrashedError extends InternalAgentDiedError {
   override readonly code = "worker_crashed";
   constructor(
     readonly conversationId: string,
@@ -139,4 +139,12 @@ export function deserializeError(data: SerializedError): Error {
   Object.assign(error, data.fields ?? {}, { code: data.code });
   if (data.stack !== undefined) error.stack = data.stack;
   return error;
+}
+
+/** A conversation is already live with this id: a second session would be a second writer of its rollout. */
+export class ConversationInUseError extends LlmxError {
+  override readonly code = "conversation_in_use";
+  constructor(readonly conversationId: string) {
+    super(`conversation ${conversationId} is already running; shut it down before resuming it again`);
+  }
 }

@@ -2,8 +2,10 @@
 // Known events are a closed union; events of types this port does not know (newer Codex) are kept as
 // `UnknownEventMsg` where they are read from files, never produced by a session.
 import { z } from "zod";
-import { ResponseItem, UserInput } from "./items.js";
-import { ReasoningEffort, ReviewDecision } from "./policies.js";
+import type { UserInput } from "./items.js";
+import { ResponseItem } from "./items.js";
+import type { ReviewDecision } from "./policies.js";
+import { ReasoningEffort } from "./policies.js";
 
 export const TokenUsage = z.looseObject({
   input_tokens: z.number(),

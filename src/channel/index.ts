@@ -1,0 +1,2 @@
+export * from "./framed-port.js";
+export * from "./messages.js";

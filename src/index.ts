@@ -1,0 +1,46 @@
+// The public API of llmx. Everything a user imports is named here.
+export { ConversationManager } from "./manager/manager.js";
+export type {
+  ConversationInfo,
+  ConversationManagerOptions,
+  NewConversation,
+  StateChange,
+} from "./manager/manager.js";
+export { Conversation, SUBMISSION_QUEUE_CAPACITY } from "./manager/conversation.js";
+export type { ConversationEnd } from "./manager/conversation.js";
+export type { ConversationState } from "../machines/conversation.machine.js";
+export { conversationMachine } from "../machines/conversation.machine.js";
+
+export { createConfig, defaultHome, OFFLINE_MODEL, OFFLINE_PROVIDER } from "./config.js";
+export type { ConversationConfig } from "./config.js";
+
+export { truncateBeforeNthUserMessage } from "./rollout/truncate.js";
+export { readRolloutHistory } from "./rollout/reader.js";
+export type { RolloutHistory } from "./rollout/reader.js";
+export { listConversations, findRolloutPathById } from "./rollout/list.js";
+export type { ConversationSummary } from "./rollout/list.js";
+export { RolloutRecorder } from "./rollout/recorder.js";
+export { isUserMessage } from "./rollout/classify.js";
+export { rolloutPathFor, sessionsDir } from "./rollout/paths.js";
+
+export type { ModelClient, ModelRequest, ModelStreamEvent, ToolSpec } from "./model/types.js";
+export { createOfflineModel } from "./model/offline.js";
+
+export {
+  CapacityError,
+  ConversationInUseError,
+  ConversationNotFoundError,
+  EmptyRolloutError,
+  InternalAgentDiedError,
+  InvalidConfigError,
+  InvalidOpError,
+  LlmxError,
+  MissingSessionMetaError,
+  RolloutError,
+  RolloutHistoryBaseError,
+  RolloutNotFoundError,
+  SessionConfiguredNotFirstEventError,
+  WorkerCrashedError,
+} from "./errors.js";
+
+export * from "./protocol/index.js";

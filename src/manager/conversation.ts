@@ -1,0 +1,217 @@
+// The supervisor-side handle of one conversation (Codex's CodexConversation): submit ops, read events.
+// It owns the main end of the conversation's channel, the bounded submission queue (credits come back from
+// the worker as it takes submissions), and notices when the worker ends, normally or not.
+import type { MessagePort } from "node:worker_threads";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
+import {
+  InternalAgentDiedError,
+  InvalidOpError,
+  WorkerCrashedError,
+  deserializeError,
+  type SerializedError,
+} from "../errors.js";
+import { Submission, type Event, type Op } from "../protocol/index.js";
+import { AsyncQueue } from "../util/async-queue.js";
+
+/** Codex's SUBMISSION_CHANNEL_CAPACITY. */
+export const SUBMISSION_QUEUE_CAPACITY = 64;
+
+export type ConversationEnd = { ok: true } | { ok: false; error: WorkerCrashedError };
+
+export type ConversationOptions = {
+  conversationId: string;
+  rolloutPath: string;
+  port: MessagePort;
+  /** The worker task: resolves when the session ends normally, rejects when its worker dies. */
+  task: Promise<unknown>;
+  /** Terminates the worker (piscina aborts the task by ending its thread). */
+  kill(): void;
+  submissionQueueCapacity?: number;
+};
+
+export class Conversation {
+  readonly conversationId: string;
+  readonly rolloutPath: string;
+  /** Resolves when the worker has picked up the conversation's task. */
+  readonly ready: Promise<void>;
+  /** Resolves when the conversation's worker is done, with why. Never rejects. */
+  readonly ended: Promise<ConversationEnd>;
+
+  private readonly eventQueue = new AsyncQueue<Event>();
+  private readonly port: FramedPort<ToWorker>;
+  private readonly capacity: number;
+  private readonly kill: () => void;
+  private nextSubmissionId = 0;
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private endResult: ConversationEnd | undefined;
+  private lastEventId = "";
+  private fatal: Error | undefined;
+
+  constructor(options: ConversationOptions) {
+    this.conversationId = options.conversationId;
+    this.rolloutPath = options.rolloutPath;
+    this.capacity = options.submissionQueueCapacity ?? SUBMISSION_QUEUE_CAPACITY;
+    this.kill = options.kill;
+
+    let markReady!: () => void;
+    this.ready = new Promise((resolve) => (markReady = resolve));
+    let markPortClosed!: () => void;
+    const portClosed = new Promise<void>((resolve) => (markPortClosed = resolve));
+
+    this.port = createFramedPort<FromWorker, ToWorker>(
+      options.port,
+      {
+        onMessage: (message) => {
+          switch (message.type) {
+            case "llmx/event":
+              this.lastEventId = message.event.id;
+              this.eventQueue.push(message.event);
+              break;
+            case "llmx/credit":
+              this.release(message.count);
+              break;
+            case "llmx/ready":
+              markReady();
+              break;
+            case "llmx/fatal":
+              this.fatal = deserializeError(message.error as SerializedError);
+              break;
+          }
+        },
+        onClose: markPortClosed,
+      },
+      { decode: decodeFromWorker },
+    );
+
+    this.ended = options.task.then(
+      async () => {
+        // Events travel on our port, the task's result on piscina's: let ours drain first.
+        await Promise.race([portClosed, sleep(1_000, undefined, { ref: false })]);
+        return this.finish({ ok: true });
+      },
+      async (error: unknown) => {
+        await Promise.race([portClosed, sleep(1_000, undefined, { ref: false })]);
+        return this.finish({ ok: false, error: this.crashError(error) });
+      },
+    );
+  }
+
+  /** Queues an op with the next id ("0", "1", ...) and returns that id once the op is on its way. */
+  async submit(op: Op): Promise<string> {
+    const id = String(this.nextSubmissionId++);
+    await this.submitWithId({ id, op });
+    return id;
+  }
+
+  /** Queues a submission with the caller's id. Waits while the bounded submission queue is full. */
+  async submitWithId(submission: Submission): Promise<void> {
+    const parsed = Submission.safeParse(submission);
+    if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
+    this.throwIfEnded();
+    if (this.inFlight >= this.capacity || this.slotWaiters.length > 0) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      this.throwIfEnded();
+    }
+    this.inFlight += 1;
+    this.port.send({ type: "llmx/submission", submission: parsed.data });
+  }
+
+  /** The next event. After the conversation has ended and its events are drained, rejects with why. */
+  async nextEvent(): Promise<Event> {
+    const next = await this.eventQueue.next();
+    if (next.done) throw this.endError();
+    return next.value;
+  }
+
+  /** Every event until the conversation ends (a crashed conversation's last event is an `error`). */
+  async *events(): AsyncGenerator<Event, void, undefined> {
+    for (;;) {
+      const next = await this.eventQueue.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+
+  /** Submits `shutdown` and waits for the session to finish; kills the worker if it does not within the timeout. */
+  async shutdown(options: { timeoutMs?: number } = {}): Promise<ConversationEnd> {
+    if (this.endResult) return this.endResult;
+    try {
+      await this.submit({ type: "shutdown" });
+    } catch {
+      return this.ended;
+    }
+    const timeout = sleep(options.timeoutMs ?? 10_000, undefined, { ref: false }).then(() => undefined);
+    const end = await Promise.race([this.ended, timeout]);
+    if (end) return end;
+    this.kill();
+    return this.ended;
+  }
+
+  /** Ends the conversation's worker at once (the hard stop, for a conversation that does not answer). */
+  terminate(): void {
+    this.kill();
+  }
+
+  get isEnded(): boolean {
+    return this.endResult !== undefined;
+  }
+
+  private finish(end: ConversationEnd): ConversationEnd {
+    this.endResult = end;
+    if (!end.ok) {
+      this.eventQueue.push({ id: this.lastEventId, msg: { type: "error", message: end.error.message } });
+    }
+    this.eventQueue.end();
+    for (const wake of this.slotWaiters.splice(0)) wake();
+    return end;
+  }
+
+  private release(count: number): void {
+    this.inFlight = Math.max(0, this.inFlight - count);
+    while (this.slotWaiters.length > 0 && this.inFlight + this.slotWaiters.length <= this.capacity) {
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  private throwIfEnded(): void {
+    if (this.endResult) throw this.endError();
+  }
+
+  private endError(): Error {
+    const end = this.endResult;
+    if (end && !end.ok) return end.error;
+    return new InternalAgentDiedError();
+  }
+
+  private crashError(error: unknown): WorkerCrashedError {
+    const cause = this.fatal ?? error;
+    const raw = error instanceof Error ? error : new Error(String(error));
+    const code = (raw as { code?: unknown }).code;
+    let reason: WorkerCrashedError["reason"] = "threw";
+    if (code === "ERR_WORKER_OUT_OF_MEMORY") reason = "out_of_memory";
+    else if (raw.name === "AbortError" || code === "ABORT_ERR") reason = "killed";
+    else if (/worker exited with code/i.test(raw.message)) reason = "exited";
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    return new WorkerCrashedError(
+      this.conversationId,
+      reason,
+      `conversation ${this.conversationId} worker ${describe(reason)}: ${detail}`,
+      { cause },
+    );
+  }
+}
+
+function describe(reason: WorkerCrashedError["reason"]): string {
+  switch (reason) {
+    case "threw":
+      return "crashed";
+    case "exited":
+      return "exited";
+    case "out_of_memory":
+      return "ran out of memory";
+    case "killed":
+      return "was killed";
+  }
+}

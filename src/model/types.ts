@@ -1,0 +1,38 @@
+// The provider interface every model client implements, inside the worker. Shaped after the Responses API
+// stream: output items open, stream text deltas, and close as finished ResponseItems (messages, reasoning,
+// function calls); the response then completes with its usage.
+import type { FunctionCallItem, ResponseItem, TokenUsage } from "../protocol/index.js";
+
+export type ToolSpec = {
+  type: "function";
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+};
+
+export type ModelRequest = {
+  model: string;
+  instructions: string;
+  /** History as the model sees it (already cleaned of items it must not see). */
+  input: readonly ResponseItem[];
+  tools: readonly ToolSpec[];
+};
+
+export type ModelStreamEvent =
+  | { type: "output_item_added"; itemId: string; kind: "message" | "reasoning" | "function_call" | "other" }
+  | { type: "output_text_delta"; itemId: string; delta: string }
+  | { type: "reasoning_summary_delta"; itemId: string; delta: string }
+  | { type: "output_item_done"; itemId: string; item: ResponseItem }
+  | { type: "completed"; responseId: string; usage: TokenUsage | undefined };
+
+export interface ModelClient {
+  /** The context window of `model`, or null when unknown. */
+  contextWindow(model: string): number | null;
+  /** Streams one response. Aborting `signal` ends the stream promptly with an AbortError. */
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent>;
+}
+
+export function isFunctionCall(item: ResponseItem): item is FunctionCallItem {
+  return item.type === "function_call";
+}

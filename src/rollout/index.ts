@@ -1,0 +1,10 @@
+// The rollout module: naming, persistence policy, the writer, the reader, listing and history transforms.
+export * from "./paths.js";
+export * from "./policy.js";
+export * from "./line.js";
+export * from "./recorder.js";
+export * from "./reader.js";
+export * from "./classify.js";
+export * from "./truncate.js";
+export * from "./reconstruct.js";
+export * from "./list.js";

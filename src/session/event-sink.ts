@@ -1,0 +1,65 @@
+// The session's single outlet: rollout lines and events leave in the order they were produced, and every
+// persisted line is written to the file before the event that carries it is delivered, so a crash never
+// loses what a client has already seen. Entries queued while a write is in flight are written together
+// (group commit), which keeps a streaming turn to about one write per event-loop turn.
+import type { Event, EventMsg, RolloutItem } from "../protocol/index.js";
+import type { RolloutRecorder } from "../rollout/recorder.js";
+import { isPersistedRolloutItem } from "../rollout/policy.js";
+
+export interface EventSink {
+  /** Delivers an event (persisting it first when the policy says so). */
+  emit(id: string, msg: EventMsg): void;
+  /** Appends items to the rollout without delivering anything. */
+  record(items: readonly RolloutItem[]): void;
+  /** Resolves when everything queued so far is written and handed to the transport. */
+  flushed(): Promise<void>;
+}
+
+type Entry = { items: readonly RolloutItem[]; event?: Event };
+
+export type RecorderLike = Pick<RolloutRecorder, "write">;
+
+export function createEventSink(options: {
+  recorder: RecorderLike;
+  deliver(event: Event): void;
+  onWriteError(error: unknown): void;
+}): EventSink {
+  let queue: Entry[] = [];
+  let pumping: Promise<void> | undefined;
+
+  const pump = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      const items = batch.flatMap((entry) => entry.items);
+      if (items.length > 0) {
+        try {
+          await options.recorder.write(items);
+        } catch (error) {
+          options.onWriteError(error);
+        }
+      }
+      for (const entry of batch) if (entry.event) options.deliver(entry.event);
+    }
+    pumping = undefined;
+  };
+
+  const enqueue = (entry: Entry): void => {
+    queue.push(entry);
+    // Start the pump on a microtask so that `pumping` is set before it runs and cleared by it when it ends.
+    pumping ??= Promise.resolve().then(pump);
+  };
+
+  return {
+    emit(id, msg) {
+      const item: RolloutItem = { type: "event_msg", payload: msg };
+      enqueue({ items: isPersistedRolloutItem(item) ? [item] : [], event: { id, msg } });
+    },
+    record(items) {
+      if (items.length > 0) enqueue({ items });
+    },
+    async flushed() {
+      while (pumping) await pumping;
+    },
+  };
+}

@@ -1,0 +1,260 @@
+// A conversation's session, as it runs inside its worker thread: it opens the rollout, rebuilds history,
+// announces itself with `session_configured` (id ""), then processes submissions strictly in order. A turn
+// runs in the background so that `interrupt`, overrides and `shutdown` are handled while it streams.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ConversationConfig } from "../config.js";
+import { DEFAULT_ORIGINATOR, CLI_VERSION } from "../version.js";
+import type {
+  Event,
+  EventMsg,
+  InitialHistory,
+  OpOf,
+  ResponseItem,
+  RolloutItem,
+  SessionMeta,
+  SessionSource,
+  Submission,
+  TokenUsage,
+} from "../protocol/index.js";
+import { Op, userInputToMessage } from "../protocol/index.js";
+import { RolloutRecorder } from "../rollout/recorder.js";
+import { initialMessages, reconstructHistory } from "../rollout/reconstruct.js";
+import type { ModelClient } from "../model/types.js";
+import { createModelClient } from "../model/registry.js";
+import { type Clock, type IdSource, createIdSource, systemClock } from "../util/clock.js";
+import { createEventSink, type EventSink } from "./event-sink.js";
+import { ConversationHistory } from "./history.js";
+import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
+import { applyOverrides, settingsFromConfig, type TurnSettings } from "./settings.js";
+import { runTurn } from "./turn.js";
+
+/** Everything a worker needs to start a session. Plain data: it is cloned into the worker thread. */
+export type SessionInit = {
+  conversationId: string;
+  rolloutPath: string;
+  config: ConversationConfig;
+  initialHistory: InitialHistory;
+  source: SessionSource;
+};
+
+export type SessionIo = {
+  submissions: AsyncIterable<Submission>;
+  deliver(event: Event): void;
+  /** One submission was taken off the queue (frees one slot of the bounded submission queue). */
+  acknowledge(): void;
+};
+
+export type SessionDeps = {
+  clock: Clock;
+  ids: IdSource;
+  createModel(config: ConversationConfig): Promise<ModelClient>;
+};
+
+export const defaultSessionDeps: SessionDeps = {
+  clock: systemClock,
+  ids: createIdSource(systemClock),
+  createModel: createModelClient,
+};
+
+/** Codex waits this long for an aborted task to wind down before reporting it aborted. */
+export const ABORT_GRACE_MS = 100;
+
+type RunningTask = {
+  subId: string;
+  controller: AbortController;
+  done: Promise<void>;
+  pendingInput: ResponseItem[];
+  finishing: boolean;
+};
+
+export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<void> {
+  const { config, conversationId } = init;
+  const model = await deps.createModel(config);
+  const recorder = await openRecorder(init, deps.clock);
+  const sink = createEventSink({
+    recorder,
+    deliver: io.deliver,
+    onWriteError: (error) =>
+      io.deliver({ id: "", msg: { type: "error", message: `failed to write rollout: ${String(error)}` } }),
+  });
+
+  let settings = settingsFromConfig(config);
+  const shell = userShellName();
+  const initialContext = (): ResponseItem[] =>
+    buildInitialContext({
+      cwd: settings.cwd,
+      approvalPolicy: settings.approvalPolicy,
+      sandboxPolicy: settings.sandboxPolicy,
+      ...(shell === undefined ? {} : { shell }),
+      userInstructions: config.userInstructions,
+      developerInstructions: config.developerInstructions,
+    });
+
+  const history = new ConversationHistory();
+  const start = init.initialHistory;
+  if (start.type === "new") {
+    const context = initialContext();
+    history.record(context);
+    sink.record(context.map((payload) => ({ type: "response_item", payload })));
+  } else {
+    const items = start.type === "resumed" ? start.history : start.items;
+    history.record(reconstructHistory(items, initialContext));
+    // A fork's file holds a copy of what it was forked from; a resumed file already has it.
+    if (start.type === "forked") sink.record(items);
+  }
+
+  const configured: EventMsg = {
+    type: "session_configured",
+    session_id: conversationId,
+    model: settings.model,
+    history_log_id: 0,
+    history_entry_count: 0,
+    rollout_path: recorder.path,
+  };
+  if (settings.effort !== undefined) configured.reasoning_effort = settings.effort;
+  if (start.type !== "new") {
+    configured.initial_messages = initialMessages(start.type === "resumed" ? start.history : start.items);
+  }
+  sink.emit("", configured);
+
+  const usage: { total: TokenUsage | undefined } = { total: undefined };
+  let lastTurnEnv: EnvironmentContext = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
+  let running: RunningTask | undefined;
+
+  const startTask = (subId: string, items: OpOf<"user_input">["items"]): void => {
+    recordEnvironmentChange(settings, lastTurnEnv, history, sink);
+    lastTurnEnv = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
+    const controller = new AbortController();
+    const task: RunningTask = { subId, controller, done: Promise.resolve(), pendingInput: [], finishing: false };
+    const emit = (msg: EventMsg): void => {
+      if (!controller.signal.aborted) sink.emit(subId, msg);
+    };
+    task.done = runTurn(
+      subId,
+      items,
+      settings,
+      {
+        conversationId,
+        model,
+        history,
+        baseInstructions: config.baseInstructions ?? "",
+        newItemId: () => deps.ids.itemId(),
+        emit,
+        record: (rolloutItems) => {
+          if (!controller.signal.aborted) sink.record(rolloutItems);
+        },
+        takePendingInput: () => task.pendingInput.splice(0),
+        markFinishing: () => {
+          task.finishing = true;
+        },
+        usage,
+      },
+      controller.signal,
+    )
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) sink.emit(subId, { type: "error", message: String(error) });
+      })
+      .finally(() => {
+        if (running === task) running = undefined;
+      });
+    running = task;
+  };
+
+  const abortRunning = async (reason: "interrupted" | "replaced"): Promise<void> => {
+    const task = running;
+    if (task === undefined || task.finishing) return;
+    running = undefined;
+    task.controller.abort();
+    await Promise.race([task.done, sleep(ABORT_GRACE_MS)]);
+    sink.emit(task.subId, { type: "turn_aborted", reason });
+  };
+
+  for await (const submission of io.submissions) {
+    io.acknowledge();
+    const parsed = Op.safeParse(submission.op);
+    if (!parsed.success) {
+      sink.emit(submission.id, { type: "error", message: `invalid op: ${parsed.error.issues[0]?.message ?? "unknown"}` });
+      continue;
+    }
+    const op = parsed.data;
+    const id = submission.id;
+    switch (op.type) {
+      case "user_input":
+      case "user_turn":
+        if (op.type === "user_turn") settings = applyOverrides(settings, op);
+        if (running && !running.finishing) running.pendingInput.push(userInputToMessage(op.items));
+        else startTask(id, op.items);
+        break;
+      case "override_turn_context":
+        settings = applyOverrides(settings, op);
+        break;
+      case "interrupt":
+        await abortRunning("interrupted");
+        break;
+      case "add_to_history":
+        break;
+      case "exec_approval":
+      case "patch_approval":
+        sink.emit(id, { type: "error", message: `no pending approval with id ${op.id}` });
+        break;
+      case "shutdown":
+        await abortRunning("interrupted");
+        await sink.flushed();
+        try {
+          await recorder.close();
+        } catch {
+          sink.emit(id, { type: "error", message: "Failed to shutdown rollout recorder" });
+        }
+        sink.emit(id, { type: "shutdown_complete" });
+        await sink.flushed();
+        return;
+      default:
+        sink.emit(id, { type: "error", message: `op "${op.type}" is not supported by llmx yet` });
+    }
+  }
+  // The supervisor closed the channel without a shutdown: stop quietly, keeping what was recorded.
+  await abortRunning("interrupted");
+  await sink.flushed();
+  await recorder.close();
+}
+
+async function openRecorder(init: SessionInit, clock: Clock): Promise<RolloutRecorder> {
+  if (init.initialHistory.type === "resumed") {
+    return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock });
+  }
+  const meta: SessionMeta = {
+    id: init.conversationId,
+    timestamp: clock.now().toISOString(),
+    cwd: init.config.cwd,
+    originator: init.config.originator ?? DEFAULT_ORIGINATOR,
+    cli_version: CLI_VERSION,
+    instructions: init.config.userInstructions ?? null,
+    source: init.source,
+    model_provider: init.config.modelProvider,
+  };
+  if (init.config.baseInstructions !== undefined) meta.base_instructions = { text: init.config.baseInstructions };
+  return RolloutRecorder.create({ path: init.rolloutPath, meta, clock });
+}
+
+function recordEnvironmentChange(
+  settings: TurnSettings,
+  previous: EnvironmentContext,
+  history: ConversationHistory,
+  sink: EventSink,
+): void {
+  const diff: EnvironmentContext = {};
+  if (settings.cwd !== previous.cwd) diff.cwd = settings.cwd;
+  if (settings.approvalPolicy !== previous.approvalPolicy) diff.approvalPolicy = settings.approvalPolicy;
+  if (JSON.stringify(settings.sandboxPolicy) !== JSON.stringify(previous.sandboxPolicy)) {
+    diff.sandboxPolicy = settings.sandboxPolicy;
+  }
+  if (Object.keys(diff).length === 0) return;
+  const item: ResponseItem = {
+    type: "message",
+    role: "user",
+    content: [{ type: "input_text", text: environmentContextText(diff) }],
+  };
+  history.record([item]);
+  const line: RolloutItem = { type: "response_item", payload: item };
+  sink.record([line]);
+}

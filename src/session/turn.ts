@@ -1,0 +1,172 @@
+// One task ("turn"): record the user's input, then ask the model, record what it produces, run the tools it
+// calls and ask again, until it answers without calling a tool. Events follow Codex's order (section 2.5).
+import type {
+  EventMsg,
+  MessageItem,
+  ResponseItem,
+  RolloutItem,
+  TokenUsage,
+  TokenUsageInfo,
+  UserInput,
+} from "../protocol/index.js";
+import { userInputToMessage } from "../protocol/index.js";
+import type { ModelClient, ModelRequest } from "../model/types.js";
+import { isFunctionCall } from "../model/types.js";
+import type { ConversationHistory } from "./history.js";
+import type { TurnSettings } from "./settings.js";
+import { turnContextItem } from "./settings.js";
+
+export type TurnDeps = {
+  conversationId: string;
+  model: ModelClient;
+  history: ConversationHistory;
+  baseInstructions: string;
+  newItemId(): string;
+  emit(msg: EventMsg): void;
+  record(items: readonly RolloutItem[]): void;
+  /** Input sent while this turn runs; taken at the start of each model request. */
+  takePendingInput(): ResponseItem[];
+  /** Called right before `task_complete` is emitted: from then on the turn can no longer be aborted. */
+  markFinishing(): void;
+  /** Token usage of the session so far; the turn adds to it. */
+  usage: { total: TokenUsage | undefined };
+};
+
+export async function runTurn(
+  subId: string,
+  input: readonly UserInput[],
+  settings: TurnSettings,
+  deps: TurnDeps,
+  signal: AbortSignal,
+): Promise<void> {
+  const { emit } = deps;
+  emit({ type: "task_started", model_context_window: deps.model.contextWindow(settings.model) });
+  recordUserMessage(userInputToMessage(input), input, subId, deps);
+
+  let lastAgentMessage: string | null = null;
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const injected = deps.takePendingInput();
+      if (injected.length > 0) recordItems(injected, deps);
+      deps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
+      const request: ModelRequest = {
+        model: settings.model,
+        instructions: deps.baseInstructions,
+        input: deps.history.forPrompt(),
+        tools: [],
+      };
+      const response = await streamResponse(request, subId, deps, signal);
+      lastAgentMessage = response.lastAgentMessage;
+      if (response.calls.length === 0) break;
+      for (const call of response.calls) {
+        signal.throwIfAborted();
+        // Tools arrive with the agent-turn work; until then an unknown call is answered, never left open.
+        recordItems(
+          [{ type: "function_call_output", call_id: call.call_id, output: `unsupported call: ${call.name}` }],
+          deps,
+        );
+      }
+    }
+  } catch (error) {
+    if (signal.aborted) throw error;
+    emit({ type: "error", message: error instanceof Error ? error.message : String(error) });
+    deps.markFinishing();
+    emit({ type: "task_complete", last_agent_message: null });
+    return;
+  }
+  deps.markFinishing();
+  emit({ type: "task_complete", last_agent_message: lastAgentMessage });
+}
+
+function recordItems(items: readonly ResponseItem[], deps: TurnDeps): void {
+  deps.history.record(items);
+  deps.record(items.map((payload) => ({ type: "response_item", payload })));
+}
+
+function recordUserMessage(message: MessageItem, input: readonly UserInput[], subId: string, deps: TurnDeps): void {
+  recordItems([message], deps);
+  const item = { UserMessage: { id: deps.newItemId(), content: [...input] } };
+  deps.emit({ type: "item_started", thread_id: deps.conversationId, turn_id: subId, item });
+  deps.emit({ type: "item_completed", thread_id: deps.conversationId, turn_id: subId, item });
+  const text = input.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("");
+  const images = input.flatMap((part) => (part.type === "image" ? [part.image_url] : []));
+  deps.emit({ type: "user_message", message: text, images });
+}
+
+type StreamedResponse = { lastAgentMessage: string | null; calls: Extract<ResponseItem, { type: "function_call" }>[] };
+
+async function streamResponse(
+  request: ModelRequest,
+  subId: string,
+  deps: TurnDeps,
+  signal: AbortSignal,
+): Promise<StreamedResponse> {
+  const { emit } = deps;
+  const thread_id = deps.conversationId;
+  const startedItems = new Set<string>();
+  const result: StreamedResponse = { lastAgentMessage: null, calls: [] };
+
+  for await (const event of deps.model.stream(request, signal)) {
+    switch (event.type) {
+      case "output_item_added":
+        if (event.kind === "message") {
+          startedItems.add(event.itemId);
+          emit({ type: "item_started", thread_id, turn_id: subId, item: agentMessageItem(event.itemId, []) });
+        }
+        break;
+      case "output_text_delta":
+        emit({ type: "agent_message_content_delta", thread_id, turn_id: subId, item_id: event.itemId, delta: event.delta });
+        emit({ type: "agent_message_delta", delta: event.delta });
+        break;
+      case "reasoning_summary_delta":
+        emit({ type: "agent_reasoning_delta", delta: event.delta });
+        break;
+      case "output_item_done": {
+        const item = event.item;
+        if (item.type === "message" && item.role === "assistant") {
+          const texts = item.content.flatMap((part) => (part.type === "output_text" ? [part.text] : []));
+          if (!startedItems.has(event.itemId)) {
+            emit({ type: "item_started", thread_id, turn_id: subId, item: agentMessageItem(event.itemId, []) });
+          }
+          emit({ type: "item_completed", thread_id, turn_id: subId, item: agentMessageItem(event.itemId, texts) });
+          for (const message of texts) emit({ type: "agent_message", message });
+          result.lastAgentMessage = texts.at(-1) ?? null;
+        } else if (item.type === "reasoning") {
+          const summary = item.summary.map((part) => part.text);
+          const reasoning = { Reasoning: { id: event.itemId, summary_text: summary, raw_content: [] } };
+          emit({ type: "item_completed", thread_id, turn_id: subId, item: reasoning });
+          for (const text of summary) emit({ type: "agent_reasoning", text });
+        } else if (isFunctionCall(item)) {
+          result.calls.push(item);
+        }
+        recordItems([item], deps);
+        break;
+      }
+      case "completed":
+        emit({ type: "token_count", info: accumulateUsage(deps, event.usage, request.model), rate_limits: null });
+        break;
+    }
+  }
+  return result;
+}
+
+function agentMessageItem(id: string, texts: readonly string[]) {
+  return { AgentMessage: { id, content: texts.map((text) => ({ Text: { text } })) } };
+}
+
+function accumulateUsage(deps: TurnDeps, last: TokenUsage | undefined, model: string): TokenUsageInfo | null {
+  if (last === undefined) return null;
+  const previous = deps.usage.total;
+  const total: TokenUsage = previous
+    ? {
+        input_tokens: previous.input_tokens + last.input_tokens,
+        cached_input_tokens: previous.cached_input_tokens + last.cached_input_tokens,
+        output_tokens: previous.output_tokens + last.output_tokens,
+        reasoning_output_tokens: previous.reasoning_output_tokens + last.reasoning_output_tokens,
+        total_tokens: previous.total_tokens + last.total_tokens,
+      }
+    : last;
+  deps.usage.total = total;
+  return { total_token_usage: total, last_token_usage: last, model_context_window: deps.model.contextWindow(model) };
+}

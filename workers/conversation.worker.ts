@@ -1,0 +1,4 @@
+// Piscina task entry: one long-lived task per conversation.
+import { runConversationTask, type ConversationTask } from "../src/session/worker-task.js";
+
+export default (task: ConversationTask) => runConversationTask(task);
