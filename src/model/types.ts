@@ -13,6 +13,9 @@ export type ToolSpec = {
 
 export type ModelRequest = {
   model: string;
+  /** The conversation id: sent as the prompt cache key, as Codex does. */
+  conversationId: string;
+  reasoningEffort?: string | undefined;
   instructions: string;
   /** History as the model sees it (already cleaned of items it must not see). */
   input: readonly ResponseItem[];
@@ -24,7 +27,12 @@ export type ModelStreamEvent =
   | { type: "output_text_delta"; itemId: string; delta: string }
   | { type: "reasoning_summary_delta"; itemId: string; delta: string }
   | { type: "output_item_done"; itemId: string; item: ResponseItem }
-  | { type: "completed"; responseId: string; usage: TokenUsage | undefined };
+  | { type: "completed"; responseId: string; usage: TokenUsage | undefined }
+  /**
+   * The request or its stream failed in a way worth retrying; the client is about to try again (attempt of
+   * max). Whatever this response streamed so far is void: the retry streams the whole response again.
+   */
+  | { type: "retrying"; attempt: number; max: number; message: string };
 
 export interface ModelClient {
   /** The context window of `model`, or null when unknown. */

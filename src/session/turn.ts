@@ -52,6 +52,8 @@ export async function runTurn(
       deps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
       const request: ModelRequest = {
         model: settings.model,
+        conversationId: deps.conversationId,
+        reasoningEffort: settings.effort,
         instructions: deps.baseInstructions,
         input: deps.history.forPrompt(),
         tools: [],
@@ -105,7 +107,9 @@ async function streamResponse(
   const { emit } = deps;
   const thread_id = deps.conversationId;
   const startedItems = new Set<string>();
-  const result: StreamedResponse = { lastAgentMessage: null, calls: [] };
+  let result: StreamedResponse = { lastAgentMessage: null, calls: [] };
+  // Items are recorded when the response completes, so a response that is retried records nothing twice.
+  let finished: ResponseItem[] = [];
 
   for await (const event of deps.model.stream(request, signal)) {
     switch (event.type) {
@@ -140,11 +144,19 @@ async function streamResponse(
         } else if (isFunctionCall(item)) {
           result.calls.push(item);
         }
-        recordItems([item], deps);
+        finished.push(item);
         break;
       }
       case "completed":
+        recordItems(finished, deps);
+        finished = [];
         emit({ type: "token_count", info: accumulateUsage(deps, event.usage, request.model), rate_limits: null });
+        break;
+      case "retrying":
+        result = { lastAgentMessage: null, calls: [] };
+        finished = [];
+        startedItems.clear();
+        emit({ type: "stream_error", message: `Reconnecting... ${event.attempt}/${event.max} (${event.message})` });
         break;
     }
   }

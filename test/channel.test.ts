@@ -1,0 +1,374 @@
+// The framed channel over a real in-process MessageChannel, and the supervisor's Conversation handle driven by
+// a fake worker that the tests play by hand (its task promise, its port, its credits).
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createFramedPort,
+  decodeToWorker,
+  type FramedPort,
+  type FromWorker,
+  type ToWorker,
+} from "../src/channel/index.js";
+import {
+  InternalAgentDiedError,
+  InvalidOpError,
+  RolloutError,
+  WorkerCrashedError,
+  serializeError,
+} from "../src/errors.js";
+import { Conversation, SUBMISSION_QUEUE_CAPACITY } from "../src/manager/conversation.js";
+import type { Event, EventMsg, Op, Submission } from "../src/protocol/index.js";
+
+const openPorts: MessagePort[] = [];
+afterEach(() => {
+  for (const port of openPorts.splice(0)) port.close();
+});
+
+function messageChannel(): { port1: MessagePort; port2: MessagePort } {
+  const { port1, port2 } = new MessageChannel();
+  openPorts.push(port1, port2);
+  return { port1, port2 };
+}
+
+/** Resolves waiters whose condition has become true; `check()` runs after every change. */
+function conditions(): { until(condition: () => boolean): Promise<void>; check(): void } {
+  const waiting: { condition: () => boolean; resolve: () => void }[] = [];
+  const check = (): void => {
+    for (const waiter of [...waiting]) {
+      if (!waiter.condition()) continue;
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
+  return {
+    until: (condition) =>
+      condition() ? Promise.resolve() : new Promise((resolve) => waiting.push({ condition, resolve })),
+    check,
+  };
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+describe("framed channel", () => {
+  type Note = { n: number };
+  const note = (n: number): Note => ({ n });
+  const notes = (count: number): Note[] => Array.from({ length: count }, (_, i) => note(i));
+
+  function sender(port: MessagePort): FramedPort<Note> {
+    return createFramedPort<never, Note>(port, { onMessage: () => undefined }, { decode: () => undefined });
+  }
+
+  /** The receiving end: what it delivered, what it reported as bad, how many raw frames reached its port. */
+  function receiver(port: MessagePort, decode: (value: unknown) => Note | undefined = (value) => value as Note) {
+    const received: Note[] = [];
+    const bad: Error[] = [];
+    const log: string[] = [];
+    let frames = 0;
+    const { until, check } = conditions();
+    port.on("message", () => (frames += 1));
+    createFramedPort<Note, never>(
+      port,
+      {
+        onMessage: (message) => {
+          received.push(message);
+          log.push(`message ${message.n}`);
+          check();
+        },
+        onBadMessage: (error) => {
+          bad.push(error);
+          log.push("bad message");
+          check();
+        },
+        onClose: () => {
+          log.push("close");
+          check();
+        },
+      },
+      { decode },
+    );
+    return {
+      received,
+      bad,
+      log,
+      frames: () => frames,
+      receivedCount: (count: number) => until(() => received.length + bad.length >= count),
+      closed: () => until(() => log.includes("close")),
+    };
+  }
+
+  it("delivers many messages sent in one event-loop turn in order, as a few frames of at most 512", async () => {
+    const { port1, port2 } = messageChannel();
+    const out = sender(port1);
+    const inbox = receiver(port2);
+
+    for (const message of notes(1000)) out.send(message);
+    await inbox.receivedCount(1000);
+
+    expect(inbox.received).toEqual(notes(1000));
+    expect(inbox.frames()).toBeLessThanOrEqual(Math.ceil(1000 / 512));
+  });
+
+  it("delivers messages sent in separate turns, one frame per turn", async () => {
+    const { port1, port2 } = messageChannel();
+    const out = sender(port1);
+    const inbox = receiver(port2);
+
+    out.send(note(1));
+    await nextTurn();
+    out.send(note(2));
+    await nextTurn();
+    out.send(note(3));
+    await inbox.receivedCount(3);
+
+    expect(inbox.received).toEqual([note(1), note(2), note(3)]);
+    expect(inbox.frames()).toBe(3);
+  });
+
+  it("reports a frame that is not a msgpack list and keeps delivering the frames after it", async () => {
+    const { port1, port2 } = messageChannel();
+    const out = sender(port1);
+    const inbox = receiver(port2);
+
+    port1.postMessage(new Uint8Array([0x92, 0x01])); // a list of two that ends after one
+    port1.postMessage("not a byte array");
+    out.send(note(1));
+    await inbox.receivedCount(3);
+
+    expect(inbox.log).toEqual(["bad message", "bad message", "message 1"]);
+    expect(inbox.bad.map((error) => error.message)).toEqual([
+      expect.stringMatching(/MessagePack/),
+      "frame is not a byte array",
+    ]);
+  });
+
+  it("reports a message the decoder rejects and still delivers the other messages of its frame", async () => {
+    const { port1, port2 } = messageChannel();
+    const out = sender(port1);
+    const inbox = receiver(port2, (value) => {
+      const { n } = value as Note;
+      if (n < 0) throw new RangeError(`negative note ${n}`);
+      return n === 0 ? undefined : note(n);
+    });
+
+    for (const n of [1, -1, 2, 0, 3]) out.send(note(n));
+    await inbox.receivedCount(5);
+
+    expect(inbox.frames()).toBe(1);
+    expect(inbox.log).toEqual(["message 1", "bad message", "message 2", "bad message", "message 3"]);
+    expect(inbox.bad).toEqual([new RangeError("negative note -1"), new TypeError("message rejected by decoder")]);
+  });
+
+  it("tells the receiver when the other side closes, after what that side sent before closing", async () => {
+    const { port1, port2 } = messageChannel();
+    const out = sender(port1);
+    const inbox = receiver(port2);
+
+    out.send(note(1));
+    out.send(note(2));
+    out.close();
+    await inbox.closed();
+
+    expect(inbox.log).toEqual(["message 1", "message 2", "close"]);
+  });
+});
+
+describe("Conversation handle", () => {
+  const CONVERSATION_ID = "conversation-under-test";
+  const interrupt: Op = { type: "interrupt" };
+  const event = (id: string, msg: EventMsg): Event => ({ id, msg });
+  const taskStarted = (id: string): Event => event(id, { type: "task_started", model_context_window: null });
+  const agentMessage = (id: string, message: string): Event => event(id, { type: "agent_message", message });
+
+  /** The worker side, played by the test: it sees submissions and sends what a session would send. */
+  function fakeWorker(port: MessagePort) {
+    const submissions: Submission[] = [];
+    const { until, check } = conditions();
+    const framed = createFramedPort<ToWorker, FromWorker>(
+      port,
+      {
+        onMessage: (message) => {
+          submissions.push(message.submission);
+          check();
+        },
+      },
+      { decode: decodeToWorker },
+    );
+    return {
+      submissions,
+      received: (count: number) => until(() => submissions.length >= count),
+      send: (message: FromWorker) => framed.send(message),
+      emit: (...events: Event[]) => {
+        for (const item of events) framed.send({ type: "llmx/event", event: item });
+      },
+      credit: (count = 1) => framed.send({ type: "llmx/credit", count }),
+      close: () => framed.close(),
+    };
+  }
+
+  function startConversation() {
+    const { port1, port2 } = messageChannel();
+    let settle!: { resolve(value: unknown): void; reject(error: Error): void };
+    const task = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+    const conversation = new Conversation({
+      conversationId: CONVERSATION_ID,
+      rolloutPath: "/nowhere/rollout.jsonl",
+      port: port1,
+      task,
+      kill: () => undefined,
+    });
+    const worker = fakeWorker(port2);
+    return {
+      conversation,
+      worker,
+      /** The session returned: the task resolves and the worker closes its port, as worker-task does. */
+      endNormally: () => {
+        settle.resolve({ conversationId: CONVERSATION_ID });
+        worker.close();
+      },
+      /** The worker died: its task rejects (piscina's way) and its port goes away. */
+      crash: (error: Error) => {
+        settle.reject(error);
+        worker.close();
+      },
+    };
+  }
+
+  it("resolves ready when the worker says it has picked up the task", async () => {
+    const { conversation, worker } = startConversation();
+    worker.send({ type: "llmx/ready" });
+    await expect(conversation.ready).resolves.toBeUndefined();
+  });
+
+  it("submit assigns the ids 0, 1, 2, ... and the worker receives the submissions in that order", async () => {
+    const { conversation, worker } = startConversation();
+    const ops: Op[] = [
+      { type: "user_input", items: [{ type: "text", text: "hello" }] },
+      { type: "interrupt" },
+      { type: "shutdown" },
+    ];
+
+    const ids: string[] = [];
+    for (const op of ops) ids.push(await conversation.submit(op));
+    await worker.received(3);
+
+    expect(ids).toEqual(["0", "1", "2"]);
+    expect(worker.submissions).toEqual([
+      { id: "0", op: ops[0] },
+      { id: "1", op: ops[1] },
+      { id: "2", op: ops[2] },
+    ]);
+  });
+
+  it("holds the 65th submit until the worker returns a credit (Codex's submission capacity of 64)", async () => {
+    const { conversation, worker } = startConversation();
+    expect(SUBMISSION_QUEUE_CAPACITY).toBe(64);
+    for (let i = 0; i < 64; i++) await conversation.submit(interrupt);
+
+    const order: string[] = [];
+    const sixtyFifth = conversation.submit(interrupt).then((id) => order.push(`submit ${id} resolved`));
+    await worker.received(64);
+    // A full round trip through the worker: a 65th submission that was not held back would be there by now.
+    worker.emit(taskStarted("0"));
+    await conversation.nextEvent();
+    expect(worker.submissions).toHaveLength(64);
+
+    order.push("credit sent");
+    worker.credit(1);
+    await sixtyFifth;
+    await worker.received(65);
+
+    expect(order).toEqual(["credit sent", "submit 64 resolved"]);
+    expect(worker.submissions.at(-1)).toEqual({ id: "64", op: interrupt });
+  });
+
+  it("rejects an invalid op with InvalidOpError and sends nothing to the worker", async () => {
+    const { conversation, worker } = startConversation();
+
+    await expect(conversation.submit({ type: "nope" } as unknown as Op)).rejects.toBeInstanceOf(InvalidOpError);
+    await conversation.submit(interrupt);
+    await worker.received(1);
+
+    expect(worker.submissions.map((submission) => submission.op)).toEqual([interrupt]);
+  });
+
+  it("after a worker crash, the stream yields the events already sent, then one error event, then ends", async () => {
+    const { conversation, worker, crash } = startConversation();
+    const sent = [event("", { type: "background_event", message: "starting" }), taskStarted("0"), agentMessage("0", "hi")];
+
+    worker.emit(...sent);
+    crash(new Error("worker exited with code: 3"));
+
+    expect(await collect(conversation.events())).toEqual([
+      ...sent,
+      event("0", {
+        type: "error",
+        message: `conversation ${CONVERSATION_ID} worker exited: worker exited with code: 3`,
+      }),
+    ]);
+  });
+
+  it("after a worker crash, nextEvent and submit reject with WorkerCrashedError, an InternalAgentDiedError", async () => {
+    const { conversation, crash } = startConversation();
+    crash(new Error("worker exited with code: 3"));
+    const end = await conversation.ended;
+
+    expect(end).toEqual({ ok: false, error: expect.any(WorkerCrashedError) });
+    expect(await conversation.nextEvent()).toMatchObject({ msg: { type: "error" } });
+
+    const next = conversation.nextEvent();
+    await expect(next).rejects.toBeInstanceOf(WorkerCrashedError);
+    await expect(next).rejects.toMatchObject({ reason: "exited", conversationId: CONVERSATION_ID });
+    const submitted = conversation.submit(interrupt);
+    await expect(submitted).rejects.toBeInstanceOf(WorkerCrashedError);
+    await expect(submitted).rejects.toBeInstanceOf(InternalAgentDiedError);
+    expect(conversation.isEnded).toBe(true);
+  });
+
+  it("a crash's cause is the error the worker reported as fatal before its task failed", async () => {
+    const { conversation, worker, crash } = startConversation();
+    const fatal = new RolloutError("/nowhere/rollout.jsonl", "cannot create rollout file");
+
+    worker.send({ type: "llmx/fatal", error: serializeError(fatal) });
+    crash(new Error("task failed"));
+    const end = await conversation.ended;
+
+    expect(end.ok).toBe(false);
+    const error = !end.ok ? end.error : undefined;
+    expect(error).toMatchObject({
+      reason: "threw",
+      message: `conversation ${CONVERSATION_ID} worker crashed: cannot create rollout file`,
+      cause: { name: "RolloutError", code: "rollout_error", message: "cannot create rollout file" },
+    });
+  });
+
+  it("a submit waiting for room fails when the worker dies instead of waiting forever", async () => {
+    const { conversation, worker, crash } = startConversation();
+    for (let i = 0; i < 64; i++) await conversation.submit(interrupt);
+    const waiting = conversation.submit(interrupt);
+    await worker.received(64);
+
+    crash(new Error("worker exited with code: 1"));
+
+    await expect(waiting).rejects.toBeInstanceOf(WorkerCrashedError);
+  });
+
+  it("after a normal end, the stream ends without an error event and nextEvent rejects with InternalAgentDiedError", async () => {
+    const { conversation, worker, endNormally } = startConversation();
+    const sent = [taskStarted("0"), agentMessage("0", "done"), event("1", { type: "shutdown_complete" })];
+
+    worker.emit(...sent);
+    endNormally();
+
+    expect(await collect(conversation.events())).toEqual(sent);
+    expect(await conversation.ended).toEqual({ ok: true });
+    const next = conversation.nextEvent();
+    await expect(next).rejects.toBeInstanceOf(InternalAgentDiedError);
+    await expect(next).rejects.not.toBeInstanceOf(WorkerCrashedError);
+    await expect(conversation.submit(interrupt)).rejects.toBeInstanceOf(InternalAgentDiedError);
+  });
+});
