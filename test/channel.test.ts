@@ -188,11 +188,13 @@ describe("Conversation handle", () => {
   function fakeWorker(port: MessagePort) {
     const submissions: Submission[] = [];
     const { until, check } = conditions();
+    let autoCredit = false;
     const framed = createFramedPort<ToWorker, FromWorker>(
       port,
       {
         onMessage: (message) => {
           submissions.push(message.submission);
+          if (autoCredit) framed.send({ type: "llmx/credit", count: 1 });
           check();
         },
       },
@@ -206,6 +208,10 @@ describe("Conversation handle", () => {
         for (const item of events) framed.send({ type: "llmx/event", event: item });
       },
       credit: (count = 1) => framed.send({ type: "llmx/credit", count }),
+      /** Takes every submission off its queue as it arrives, as the session does. */
+      creditEachSubmission: () => {
+        autoCredit = true;
+      },
       close: () => framed.close(),
     };
   }
@@ -284,6 +290,33 @@ describe("Conversation handle", () => {
 
     expect(order).toEqual(["credit sent", "submit 64 resolved"]);
     expect(worker.submissions.at(-1)).toEqual({ id: "64", op: interrupt });
+  });
+
+  it("one credit lets the first of two waiting submits through", async () => {
+    const { conversation, worker } = startConversation();
+    for (let i = 0; i < 64; i++) await conversation.submit(interrupt);
+    const resolved: string[] = [];
+    void conversation.submit(interrupt).then((id) => resolved.push(id));
+    void conversation.submit(interrupt).then((id) => resolved.push(id));
+    await worker.received(64);
+
+    worker.credit(1);
+    worker.emit(taskStarted("0"));
+    await conversation.nextEvent(); // the credit has been handled...
+    await nextTurn(); // ...and whatever it woke has run
+
+    expect(resolved).toEqual(["64"]);
+  });
+
+  // A credit reserves a slot for the first waiter, however many are waiting, so none can hang.
+  it("more submits than the queue holds, made at once, all reach a worker that takes them", { timeout: 10_000 }, async () => {
+    const { conversation, worker } = startConversation();
+    worker.creditEachSubmission();
+
+    const ids = await Promise.all(Array.from({ length: 64 * 2 + 1 }, () => conversation.submit(interrupt)));
+    await worker.received(ids.length);
+
+    expect(worker.submissions.map((submission) => submission.id)).toEqual(ids);
   });
 
   it("rejects an invalid op with InvalidOpError and sends nothing to the worker", async () => {

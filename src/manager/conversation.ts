@@ -7,11 +7,12 @@ import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, t
 import {
   InternalAgentDiedError,
   InvalidOpError,
+  UnknownApprovalError,
   WorkerCrashedError,
   deserializeError,
   type SerializedError,
 } from "../errors.js";
-import { Submission, type Event, type Op } from "../protocol/index.js";
+import { Op, Submission, type Event } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
@@ -48,6 +49,8 @@ export class Conversation {
   private endResult: ConversationEnd | undefined;
   private lastEventId = "";
   private fatal: Error | undefined;
+  /** Approval requests seen and not yet answered: their event id and call id. */
+  private readonly pendingApprovals: { eventId: string; callId: string }[] = [];
 
   constructor(options: ConversationOptions) {
     this.conversationId = options.conversationId;
@@ -67,6 +70,7 @@ export class Conversation {
           switch (message.type) {
             case "llmx/event":
               this.lastEventId = message.event.id;
+              this.trackApprovals(message.event);
               this.eventQueue.push(message.event);
               break;
             case "llmx/credit":
@@ -100,8 +104,10 @@ export class Conversation {
 
   /** Queues an op with the next id ("0", "1", ...) and returns that id once the op is on its way. */
   async submit(op: Op): Promise<string> {
+    const parsed = Op.safeParse(op);
+    if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     const id = String(this.nextSubmissionId++);
-    await this.submitWithId({ id, op });
+    await this.submitWithId({ id, op: parsed.data });
     return id;
   }
 
@@ -110,11 +116,15 @@ export class Conversation {
     const parsed = Submission.safeParse(submission);
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     this.throwIfEnded();
+    const op = parsed.data.op;
+    if (op.type === "exec_approval" || op.type === "patch_approval") this.takeApproval(op.id);
     if (this.inFlight >= this.capacity || this.slotWaiters.length > 0) {
+      // release() reserves our slot before waking us.
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
       this.throwIfEnded();
+    } else {
+      this.inFlight += 1;
     }
-    this.inFlight += 1;
     this.port.send({ type: "llmx/submission", submission: parsed.data });
   }
 
@@ -158,6 +168,28 @@ export class Conversation {
     return this.endResult !== undefined;
   }
 
+  /** Approval requests this conversation has raised and nobody has answered yet. */
+  get openApprovals(): readonly { eventId: string; callId: string }[] {
+    return this.pendingApprovals;
+  }
+
+  private trackApprovals(event: Event): void {
+    const msg = event.msg;
+    if (msg.type === "exec_approval_request" || msg.type === "apply_patch_approval_request") {
+      this.pendingApprovals.push({ eventId: event.id, callId: msg.call_id });
+    } else if (msg.type === "task_complete" || msg.type === "turn_aborted") {
+      for (let i = this.pendingApprovals.length - 1; i >= 0; i--) {
+        if (this.pendingApprovals[i]?.eventId === event.id) this.pendingApprovals.splice(i, 1);
+      }
+    }
+  }
+
+  private takeApproval(id: string): void {
+    const index = this.pendingApprovals.findIndex((p) => p.eventId === id || p.callId === id);
+    if (index < 0) throw new UnknownApprovalError(id);
+    this.pendingApprovals.splice(index, 1);
+  }
+
   private finish(end: ConversationEnd): ConversationEnd {
     this.endResult = end;
     if (!end.ok) {
@@ -170,7 +202,8 @@ export class Conversation {
 
   private release(count: number): void {
     this.inFlight = Math.max(0, this.inFlight - count);
-    while (this.slotWaiters.length > 0 && this.inFlight + this.slotWaiters.length <= this.capacity) {
+    while (this.slotWaiters.length > 0 && this.inFlight < this.capacity) {
+      this.inFlight += 1;
       this.slotWaiters.shift()?.();
     }
   }
