@@ -1,0 +1,31 @@
+// The model's tools: their specs, argument parsing, running shell commands, and the approval rules.
+export { SHELL_TOOL, UPDATE_PLAN_TOOL, PLAN_STEP_STATUSES } from "./specs.js";
+export type { ToolArgumentError } from "./arguments.js";
+export {
+  DEFAULT_SHELL_TIMEOUT_MS,
+  MAX_KEPT_OUTPUT_BYTES,
+  ShellParams,
+  parseShellArguments,
+  runShellCommand,
+  type ShellArgumentError,
+  type ShellResult,
+  type ShellRunOptions,
+} from "./shell.js";
+export {
+  MODEL_FORMAT_MAX_BYTES,
+  MODEL_FORMAT_MAX_LINES,
+  durationToCodex,
+  formatShellOutputForModel,
+  formatShellOutputText,
+  truncateHeadTail,
+} from "./exec-output.js";
+export { parsedCommand, type ParsedCommand } from "./parse-command.js";
+export {
+  assessCommand,
+  commandApprovalKey,
+  escalationRejectedMessage,
+  isKnownSafeCommand,
+  type CommandAssessment,
+  type CommandAssessmentInput,
+} from "./safety.js";
+export { PLAN_UPDATED_OUTPUT, UpdatePlanArgs, parsePlanArguments, type PlanUpdate } from "./plan.js";

@@ -1,0 +1,169 @@
+// The `shell` tool: its arguments, and running an argv as a child process the way Codex does (no extra shell,
+// its own process group, a timeout, kill on abort, exit codes by shell convention).
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { constants } from "node:os";
+import type { Readable } from "node:stream";
+import { z } from "zod";
+import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
+import { CappedOutput } from "./output-buffer.js";
+
+export { durationToCodex, formatShellOutputForModel, formatShellOutputText } from "./exec-output.js";
+export { parsedCommand, type ParsedCommand } from "./parse-command.js";
+
+export const DEFAULT_SHELL_TIMEOUT_MS = 10_000;
+/** Per stream; the aggregated output keeps twice this. `onOutput` still sees every byte. */
+export const MAX_KEPT_OUTPUT_BYTES = 1024 * 1024;
+const EXIT_CODE_TIMEOUT = 124;
+const EXIT_CODE_SIGNAL_BASE = 128;
+const EXIT_CODE_CANNOT_EXECUTE = 126;
+const EXIT_CODE_NOT_FOUND = 127;
+/** Once the command exits, how long background processes still holding its pipes may keep us waiting. */
+const DRAIN_AFTER_EXIT_MS = 2_000;
+
+/** The model's arguments, Codex's `ShellToolCallParams` (snake_case, as on the wire). */
+export const ShellParams = z.preprocess(
+  withoutNulls,
+  z.object({
+    command: z.array(z.string()).min(1),
+    workdir: z.string().optional(),
+    timeout_ms: z.number().int().nonnegative().optional(),
+    with_escalated_permissions: z.boolean().optional(),
+    justification: z.string().optional(),
+  }),
+);
+export type ShellParams = z.infer<typeof ShellParams>;
+export type ShellArgumentError = ToolArgumentError;
+
+export function parseShellArguments(json: string): ShellParams | ShellArgumentError {
+  return parseToolArguments(ShellParams, json);
+}
+
+export type ShellRunOptions = {
+  command: readonly string[];
+  cwd: string;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
+};
+
+export type ShellResult = {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved in arrival order. */
+  aggregatedOutput: string;
+  durationMs: number;
+  timedOut: boolean;
+  aborted: boolean;
+};
+
+/**
+ * Never rejects: a command that cannot start reports 127 (126 when not executable) with the reason in stderr;
+ * a timeout reports 124; death by a signal reports 128 + its number. A signal that is already aborted runs
+ * nothing and reports -1, as Codex does for commands that never ran.
+ */
+export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> {
+  const { command, cwd, timeoutMs = DEFAULT_SHELL_TIMEOUT_MS, signal, env = process.env, onOutput } = options;
+  const startedAt = performance.now();
+  const [program, ...args] = command;
+  if (program === undefined) return Promise.resolve(notStarted(EXIT_CODE_NOT_FOUND, "command args are empty", startedAt));
+  if (signal?.aborted) return Promise.resolve({ ...notStarted(-1, "", startedAt), aborted: true });
+
+  return new Promise((resolve) => {
+    const stdout = new CappedOutput(MAX_KEPT_OUTPUT_BYTES);
+    const stderr = new CappedOutput(MAX_KEPT_OUTPUT_BYTES);
+    const aggregated = new CappedOutput(2 * MAX_KEPT_OUTPUT_BYTES);
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(program, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (error) {
+      // Arguments Node refuses outright (a NUL byte, say) never reach the OS.
+      resolve(notStarted(EXIT_CODE_NOT_FOUND, `failed to run ${program}: ${(error as Error).message}`, startedAt));
+      return;
+    }
+    // The negative pid addresses the whole process group, so grandchildren die with the command.
+    const killGroup = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const onAbort = () => {
+      aborted = true;
+      killGroup();
+    };
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
+    let drain: NodeJS.Timeout | undefined;
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    const settle = (result: ShellResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timeout);
+      clearTimeout(drain);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(result);
+    };
+
+    for (const [name, stream, kept] of [["stdout", child.stdout, stdout], ["stderr", child.stderr, stderr]] as const) {
+      stream.on("data", (chunk: Buffer) => {
+        kept.push(chunk);
+        aggregated.push(chunk);
+        onOutput?.(name, chunk);
+      });
+    }
+
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) return;
+      const code = error.code === "EACCES" ? EXIT_CODE_CANNOT_EXECUTE : EXIT_CODE_NOT_FOUND;
+      settle(notStarted(code, `failed to run ${program} in ${cwd}: ${error.message}`, startedAt));
+    });
+    child.once("exit", () => {
+      if (settled) return;
+      clearTimeout(timeout);
+      drain = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, DRAIN_AFTER_EXIT_MS);
+    });
+    child.once("close", (code: number | null, signalName: NodeJS.Signals | null) => {
+      settle({
+        exitCode: exitCodeOf(code, signalName, timedOut),
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        aggregatedOutput: aggregated.text(),
+        durationMs: performance.now() - startedAt,
+        timedOut,
+        aborted,
+      });
+    });
+  });
+}
+
+function exitCodeOf(code: number | null, signalName: NodeJS.Signals | null, timedOut: boolean): number {
+  if (timedOut) return EXIT_CODE_TIMEOUT;
+  if (signalName !== null) return EXIT_CODE_SIGNAL_BASE + (constants.signals[signalName] ?? 0);
+  return code ?? -1;
+}
+
+function notStarted(exitCode: number, message: string, startedAt: number): ShellResult {
+  return {
+    exitCode,
+    stdout: "",
+    stderr: message,
+    aggregatedOutput: message,
+    durationMs: performance.now() - startedAt,
+    timedOut: false,
+    aborted: false,
+  };
+}
