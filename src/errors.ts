@@ -148,3 +148,99 @@ export class ConversationInUseError extends LlmxError {
     super(`conversation ${conversationId} is already running; shut it down before resuming it again`);
   }
 }
+
+/** An `exec_approval` / `patch_approval` that answers no outstanding request. Nothing runs. */
+export class UnknownApprovalError extends LlmxError {
+  override readonly code = "unknown_approval";
+  constructor(readonly approvalId: string) {
+    super(`no pending approval request with id ${approvalId}`);
+  }
+}
+
+/** A model provider could not produce a response. `provider` is the provider's display name. */
+export class ModelProviderError extends LlmxError {
+  override readonly code: string = "model_provider_error";
+  constructor(
+    readonly provider: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The provider names an environment variable for its API key and that variable is unset or empty. */
+export class MissingApiKeyError extends ModelProviderError {
+  override readonly code = "model_missing_api_key";
+  constructor(
+    provider: string,
+    readonly envKey: string,
+  ) {
+    super(provider, `missing API key for ${provider}: set the ${envKey} environment variable`);
+  }
+}
+
+/** HTTP 401/403: the API key was rejected. */
+export class ModelAuthError extends ModelProviderError {
+  override readonly code = "model_auth";
+  constructor(
+    provider: string,
+    readonly status: number,
+    readonly serverMessage: string,
+    keySent: boolean,
+  ) {
+    const what = keySent ? "rejected the API key" : "requires an API key (none was sent; configure env_key)";
+    super(provider, `${provider} ${what} (HTTP ${status}): ${serverMessage}`);
+  }
+}
+
+export class ModelNotFoundError extends ModelProviderError {
+  override readonly code = "model_not_found";
+  constructor(
+    provider: string,
+    readonly model: string,
+    readonly serverMessage: string,
+  ) {
+    super(provider, `model "${model}" was not found at ${provider}: ${serverMessage}`);
+  }
+}
+
+/** Any other 4xx answer: the request itself was refused, so retrying cannot help. */
+export class ModelRequestError extends ModelProviderError {
+  override readonly code = "model_request";
+  constructor(
+    provider: string,
+    readonly status: number,
+    readonly serverMessage: string,
+  ) {
+    super(provider, `${provider} refused the request (HTTP ${status}): ${serverMessage}`);
+  }
+}
+
+/** The stream reported a failure (`response.failed`, an `error` event) that retrying cannot fix. */
+export class ModelResponseFailedError extends ModelProviderError {
+  override readonly code = "model_response_failed";
+  constructor(
+    provider: string,
+    readonly serverMessage: string,
+    readonly errorCode?: string,
+  ) {
+    super(provider, serverMessage);
+  }
+}
+
+/** `response.incomplete`: the model stopped early (token limit, content filter). */
+export class ModelResponseIncompleteError extends ModelProviderError {
+  override readonly code = "model_response_incomplete";
+  constructor(
+    provider: string,
+    readonly reason: string,
+  ) {
+    super(provider, `Incomplete response returned, reason: ${reason}`);
+  }
+}
+
+/** Retries ran out (the last failure is the `cause`), or the stream carried data that is not a valid event. */
+export class ModelStreamError extends ModelProviderError {
+  override readonly code = "model_stream";
+}

@@ -3,7 +3,9 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import type { ConversationConfig } from "../config.js";
 import { InvalidConfigError } from "../errors.js";
+import { createChatClient } from "./chat.js";
 import { createOfflineModel, type OfflineModelOptions } from "./offline.js";
+import { createResponsesClient } from "./responses.js";
 import type { ModelClient } from "./types.js";
 
 type ProviderModule = { createModelClient(config: ConversationConfig): ModelClient | Promise<ModelClient> };
@@ -22,5 +24,9 @@ export async function createModelClient(config: ConversationConfig): Promise<Mod
   if (config.modelProvider === "offline") {
     return createOfflineModel((config.modelOptions ?? {}) as OfflineModelOptions);
   }
-  throw new InvalidConfigError(`unknown model provider "${config.modelProvider}" (built in: "offline")`);
+  const provider = config.provider;
+  if (provider === undefined) {
+    throw new InvalidConfigError(`model provider "${config.modelProvider}" has no connection settings (see loadConfig)`);
+  }
+  return provider.wireApi === "chat" ? createChatClient(provider) : createResponsesClient(provider);
 }

@@ -1,0 +1,93 @@
+// The request/stream retry loop shared by both wire APIs. Failures before the stream starts (429, 5xx,
+// connection errors) spend the request budget; a stream that drops, idles or fails retriably spends the
+// stream budget. Each retry is announced with a `retrying` event and waits out a backoff.
+import type { EventSourceMessage } from "eventsource-parser/stream";
+import { ModelStreamError } from "../errors.js";
+import { backoffMs, classifyHttpFailure, type Sleep } from "./http.js";
+import type { ModelProviderInfo } from "./provider-info.js";
+import { readSse, StreamInterruptedError } from "./sse.js";
+import type { ModelStreamEvent } from "./types.js";
+
+export type StreamAttempt = {
+  info: ModelProviderInfo;
+  model: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  fetch: typeof fetch;
+  sleep: Sleep;
+  /**
+   * Turns one attempt's SSE messages into events. It must return only once the response is complete and throw
+   * `StreamInterruptedError` when the stream ends early or fails in a way worth retrying.
+   */
+  decode(messages: AsyncIterable<EventSourceMessage>): AsyncIterable<ModelStreamEvent>;
+};
+
+type Failure = { budget: "request" | "stream"; message: string; cause: unknown; retryAfterMs: number | undefined };
+
+export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSignal): AsyncGenerator<ModelStreamEvent> {
+  const { info } = attempt;
+  const used = { request: 0, stream: 0 };
+  const max = { request: info.requestMaxRetries, stream: info.streamMaxRetries };
+  for (;;) {
+    signal.throwIfAborted();
+    const connection = new AbortController();
+    let failure: Failure;
+    try {
+      const connected = await connect(attempt, AbortSignal.any([signal, connection.signal]));
+      if ("failure" in connected) {
+        failure = connected.failure;
+      } else {
+        // Each connected stream gets a fresh request budget for its own reconnects, as in Codex.
+        used.request = 0;
+        yield* attempt.decode(readSse(connected.body, info.streamIdleTimeoutMs));
+        return;
+      }
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (!(error instanceof StreamInterruptedError)) throw error;
+      failure = { budget: "stream", message: error.message, cause: error, retryAfterMs: error.retryAfterMs };
+    } finally {
+      connection.abort();
+    }
+    const { budget } = failure;
+    used[budget] += 1;
+    if (used[budget] > max[budget]) {
+      const retries = max[budget] === 1 ? "1 retry" : `${max[budget]} retries`;
+      throw new ModelStreamError(info.name, `${info.name}: giving up after ${retries}: ${failure.message}`, {
+        cause: failure.cause,
+      });
+    }
+    yield { type: "retrying", attempt: used[budget], max: max[budget], message: failure.message };
+    await attempt.sleep(backoffMs(used[budget], failure.retryAfterMs), signal);
+  }
+}
+
+/** Sends the request: the body of a 2xx answer, a retryable failure, or a thrown typed error. */
+async function connect(
+  attempt: StreamAttempt,
+  signal: AbortSignal,
+): Promise<{ body: ReadableStream<Uint8Array> } | { failure: Failure }> {
+  let response: Response;
+  try {
+    response = await attempt.fetch(attempt.url, { method: "POST", headers: attempt.headers, body: attempt.body, signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const message = `request failed: ${describeNetworkError(error)}`;
+    return { failure: { budget: "request", message, cause: error, retryAfterMs: undefined } };
+  }
+  if (response.ok && response.body !== null) return { body: response.body };
+  const verdict = await classifyHttpFailure(response, attempt.info, attempt.model, hasAuthorization(attempt.headers));
+  if (!verdict.retry) throw verdict.error;
+  const cause = new Error(verdict.message);
+  return { failure: { budget: "request", message: verdict.message, cause, retryAfterMs: verdict.retryAfterMs } };
+}
+
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
+}
+
+function hasAuthorization(headers: Record<string, string>): boolean {
+  return Object.keys(headers).some((name) => name.toLowerCase() === "authorization");
+}
