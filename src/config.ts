@@ -2,6 +2,7 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type { AskForApproval, ReasoningEffort, ReasoningSummary, SandboxPolicy, SessionSource } from "./protocol/index.js";
+import type { ModelProviderInfo } from "./model/provider-info.js";
 
 export type ConversationConfig = {
   /** Absolute working directory of the session. */
@@ -11,6 +12,8 @@ export type ConversationConfig = {
   model: string;
   /** Provider id: `offline` (built in, no network) by default. */
   modelProvider: string;
+  /** How to reach the provider's server; unused by the offline provider. See `loadConfig`. */
+  provider?: ModelProviderInfo;
   approvalPolicy: AskForApproval;
   sandboxPolicy: SandboxPolicy;
   reasoningEffort?: ReasoningEffort;

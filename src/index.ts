@@ -40,7 +40,11 @@ export {
   RolloutHistoryBaseError,
   RolloutNotFoundError,
   SessionConfiguredNotFirstEventError,
+  UnknownApprovalError,
   WorkerCrashedError,
 } from "./errors.js";
+export { loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";
+export type { ConfigOverrides, ConfigToml } from "./config-file.js";
+export type { ModelProviderInfo, WireApi } from "./model/provider-info.js";
 
 export * from "./protocol/index.js";

@@ -2,46 +2,113 @@
 // The llmx command line. It uses the library exactly as any user would, through src/index.ts.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { text } from "node:stream/consumers";
+import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ConversationManager,
   LlmxError,
   RolloutNotFoundError,
-  createConfig,
   defaultHome,
   findRolloutPathById,
   listConversations,
+  loadConfig,
+  type ConfigOverrides,
   type ConversationConfig,
   type NewConversation,
 } from "../index.js";
+import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
+import { promptForApproval } from "./approval-prompt.js";
 import { runPrompt } from "./run-turn.js";
 
-type CommonOptions = { json?: boolean; cwd?: string; model?: string; home?: string };
+type TurnOptions = {
+  json?: boolean;
+  cd?: string;
+  model?: string;
+  provider?: string;
+  approvalPolicy?: ConfigOverrides["approvalPolicy"];
+  sandbox?: ConfigOverrides["sandboxMode"];
+  fullAuto?: boolean;
+  config: string[];
+  home?: string;
+};
 
-function configFrom(options: CommonOptions): ConversationConfig {
-  return createConfig({
-    home: options.home ? path.resolve(options.home) : defaultHome(),
-    cwd: path.resolve(options.cwd ?? process.cwd()),
-    ...(options.model ? { model: options.model } : {}),
-  });
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** The options every command that runs a turn takes (the ones `codex exec` takes, where they apply). */
+function turnOptions(command: Command): Command {
+  return command
+    .option("--json", "print events as JSON lines, like `codex exec --json`")
+    .addOption(new Option("--experimental-json", "alias of --json").hideHelp())
+    .option("-C, --cd <dir>", "working directory of the session")
+    .option("-m, --model <model>", "model to use")
+    .option("--provider <id>", "model provider id (offline, openai, ollama, or one from config.toml)")
+    .addOption(
+      new Option("-a, --approval-policy <policy>", "when to ask before running a command").choices([
+        "untrusted",
+        "on-failure",
+        "on-request",
+        "never",
+      ]),
+    )
+    .addOption(
+      new Option("-s, --sandbox <mode>", "sandbox policy").choices(["read-only", "workspace-write", "danger-full-access"]),
+    )
+    .option("--full-auto", "run commands without asking (approval never, sandbox workspace-write; not enforced yet)")
+    .option("-c, --config <key=value>", "override a config.toml value (TOML syntax; repeatable)", collect, [])
+    .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
+    .option("--skip-git-repo-check", "accepted for compatibility with codex exec");
 }
 
-async function withConversation(
-  options: CommonOptions,
+async function configFrom(options: TurnOptions & { experimentalJson?: boolean }): Promise<ConversationConfig> {
+  if (options.experimentalJson) options.json = true;
+  const overrides: ConfigOverrides = { rawOverrides: options.config };
+  if (options.home) overrides.home = options.home;
+  if (options.cd) overrides.cwd = options.cd;
+  if (options.model) overrides.model = options.model;
+  if (options.provider) overrides.provider = options.provider;
+  if (options.fullAuto) {
+    // Codex pairs on-request with a sandbox that confines commands; llmx has no sandbox yet, and on-request
+    // without one asks before anything that is not read-only, so full-auto means never asking.
+    overrides.approvalPolicy = "never";
+    overrides.sandboxMode = "workspace-write";
+  }
+  if (options.approvalPolicy) overrides.approvalPolicy = options.approvalPolicy;
+  if (options.sandbox) overrides.sandboxMode = options.sandbox;
+  return loadConfig(overrides);
+}
+
+/** The prompt from the command line, or standard input when it is absent or `-` (as codex exec reads it). */
+async function readPrompt(prompt: string | undefined): Promise<string> {
+  if (prompt !== undefined && prompt !== "-") return prompt;
+  if (process.stdin.isTTY) throw new LlmxError("no prompt given (pass it as an argument or on standard input)");
+  const fromStdin = (await text(process.stdin)).trim();
+  if (fromStdin === "") throw new LlmxError("no prompt given on standard input");
+  return fromStdin;
+}
+
+async function runConversation(
+  options: TurnOptions,
+  prompt: string | undefined,
   start: (manager: ConversationManager, config: ConversationConfig) => Promise<NewConversation>,
-  prompt: string,
 ): Promise<void> {
+  const config = await configFrom(options);
+  const input = await readPrompt(prompt);
   const manager = new ConversationManager({ source: "exec", maxConversations: 1, minThreads: 1 });
   try {
-    const config = configFrom(options);
     const { conversation, sessionConfigured } = await start(manager, config);
-    if (options.json) process.stdout.write(`${JSON.stringify({ id: "", msg: sessionConfigured })}\n`);
-    const result = await runPrompt(conversation, prompt, {
-      json: options.json === true,
-      stdout: process.stdout,
-      stderr: process.stderr,
-    });
+    const interactive = process.stdin.isTTY === true && options.json !== true;
+    const result = await runPrompt(
+      conversation,
+      input,
+      {
+        json: options.json === true,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        ...(interactive ? { approve: (request) => promptForApproval(request, process.stdin, process.stderr) } : {}),
+      },
+      { id: "", msg: sessionConfigured },
+    );
     await conversation.shutdown();
     if (result.failed) process.exitCode = 1;
   } finally {
@@ -66,50 +133,53 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
-const common = (command: Command): Command =>
-  command
-    .option("--json", "print every event as a JSON line")
-    .option("-C, --cwd <dir>", "working directory of the session")
-    .option("-m, --model <model>", "model to use")
-    .option("--home <dir>", "llmx home holding sessions/ (default: $LLMX_HOME or ~/.llmx)");
+const resume = (session: string) => async (manager: ConversationManager, config: ConversationConfig) =>
+  manager.resumeConversationFromRollout(config, await resolveRollout(config.home, session));
 
 const program = new Command()
   .name("llmx")
   .description("Run Codex-compatible agent conversations, each in its own supervised worker thread.")
   .version(CLI_VERSION);
 
-common(program.command("exec").description("run one prompt in a new conversation").argument("<prompt>")).action(
-  async (prompt: string, options: CommonOptions) => {
-    await withConversation(options, (manager, config) => manager.newConversation(config), prompt);
-  },
-);
+const exec = turnOptions(
+  program
+    .command("exec")
+    .description("run one prompt in a new conversation (prompt from stdin when absent or -)")
+    .argument("[prompt]"),
+).action(async (prompt: string | undefined, options: TurnOptions) => {
+  await runConversation(options, prompt, (manager, config) => manager.newConversation(config));
+});
 
-common(
+// `llmx exec [options] resume <id> [prompt]`: the form @openai/codex-sdk uses to continue a thread.
+exec
+  .command("resume")
+  .description("continue a recorded session with a new prompt")
+  .argument("<session>", "session id or rollout file path")
+  .argument("[prompt]")
+  .action(async (session: string, prompt: string | undefined, _options: unknown, command: Command) => {
+    await runConversation(command.parent?.opts<TurnOptions>() ?? { config: [] }, prompt, resume(session));
+  });
+
+turnOptions(
   program
     .command("resume")
     .description("continue a recorded session (by id or rollout path) with a new prompt")
     .argument("<session>", "session id or rollout file path")
-    .argument("<prompt>"),
-).action(async (session: string, prompt: string, options: CommonOptions) => {
-  await withConversation(
-    options,
-    async (manager, config) => manager.resumeConversationFromRollout(config, await resolveRollout(config.home, session)),
-    prompt,
-  );
+    .argument("[prompt]"),
+).action(async (session: string, prompt: string | undefined, options: TurnOptions) => {
+  await runConversation(options, prompt, resume(session));
 });
 
-common(
+turnOptions(
   program
     .command("fork")
     .description("start a new session from a recorded one, cut before its nth (0-based) user message")
     .argument("<session>", "session id or rollout file path")
-    .argument("<prompt>")
+    .argument("[prompt]")
     .requiredOption("--nth <n>", "user message to cut before (0-based)", nonNegativeInt),
-).action(async (session: string, prompt: string, options: CommonOptions & { nth: number }) => {
-  await withConversation(
-    options,
-    async (manager, config) => manager.forkConversation(options.nth, config, await resolveRollout(config.home, session)),
-    prompt,
+).action(async (session: string, prompt: string | undefined, options: TurnOptions & { nth: number }) => {
+  await runConversation(options, prompt, async (manager, config) =>
+    manager.forkConversation(options.nth, config, await resolveRollout(config.home, session)),
   );
 });
 
@@ -128,8 +198,21 @@ program
     }
   });
 
-function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+program
+  .command("mock-model")
+  .description("serve a local OpenAI-compatible mock model (Responses and Chat Completions) for tests and demos")
+  .option("-p, --port <port>", "port to listen on (0 picks a free one)", nonNegativeInt, 0)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .action(async (options: { port: number; host: string }) => {
+    const server = await startMockModelServer({ port: options.port, host: options.host });
+    process.stdout.write(`mock model listening on ${server.url}\n`);
+    const stop = (): void => void server.close().then(() => process.exit(0));
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+
+function oneLine(value: string): string {
+  const flat = value.replace(/\s+/g, " ").trim();
   return flat.length > 72 ? `${flat.slice(0, 71)}…` : flat;
 }
 

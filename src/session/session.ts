@@ -22,6 +22,9 @@ import { initialMessages, reconstructHistory } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
 import { createModelClient } from "../model/registry.js";
 import { type Clock, type IdSource, createIdSource, systemClock } from "../util/clock.js";
+import { loadUserInstructions } from "./agents-md.js";
+import { PendingApprovals } from "./approvals.js";
+import { BASE_INSTRUCTIONS } from "./prompt.js";
 import { createEventSink, type EventSink } from "./event-sink.js";
 import { ConversationHistory } from "./history.js";
 import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
@@ -70,7 +73,8 @@ type RunningTask = {
 export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<void> {
   const { config, conversationId } = init;
   const model = await deps.createModel(config);
-  const recorder = await openRecorder(init, deps.clock);
+  const userInstructions = await loadUserInstructions(config.cwd, config.userInstructions);
+  const recorder = await openRecorder(init, userInstructions, deps.clock);
   const sink = createEventSink({
     recorder,
     deliver: io.deliver,
@@ -86,7 +90,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       approvalPolicy: settings.approvalPolicy,
       sandboxPolicy: settings.sandboxPolicy,
       ...(shell === undefined ? {} : { shell }),
-      userInstructions: config.userInstructions,
+      userInstructions,
       developerInstructions: config.developerInstructions,
     });
 
@@ -120,6 +124,8 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   const usage: { total: TokenUsage | undefined } = { total: undefined };
   let lastTurnEnv: EnvironmentContext = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
   let running: RunningTask | undefined;
+  const approvals = new PendingApprovals();
+  const approvedForSession = new Set<string>();
 
   const startTask = (subId: string, items: OpOf<"user_input">["items"]): void => {
     recordEnvironmentChange(settings, lastTurnEnv, history, sink);
@@ -137,17 +143,20 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
         conversationId,
         model,
         history,
-        baseInstructions: config.baseInstructions ?? "",
+        baseInstructions: config.baseInstructions ?? BASE_INSTRUCTIONS,
         newItemId: () => deps.ids.itemId(),
         emit,
         record: (rolloutItems) => {
           if (!controller.signal.aborted) sink.record(rolloutItems);
         },
         takePendingInput: () => task.pendingInput.splice(0),
+        hasPendingInput: () => task.pendingInput.length > 0,
         markFinishing: () => {
           task.finishing = true;
         },
         usage,
+        approvals,
+        approvedForSession,
       },
       controller.signal,
     )
@@ -195,7 +204,14 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
         break;
       case "exec_approval":
       case "patch_approval":
-        sink.emit(id, { type: "error", message: `no pending approval with id ${op.id}` });
+        if (!approvals.has(op.id)) {
+          // Nothing runs on an answer nobody asked for.
+          sink.emit(id, { type: "error", message: `no pending approval with id ${op.id}` });
+        } else if (op.decision === "abort") {
+          await abortRunning("interrupted");
+        } else {
+          approvals.answer(op.id, op.decision);
+        }
         break;
       case "shutdown":
         await abortRunning("interrupted");
@@ -218,7 +234,11 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   await recorder.close();
 }
 
-async function openRecorder(init: SessionInit, clock: Clock): Promise<RolloutRecorder> {
+async function openRecorder(
+  init: SessionInit,
+  userInstructions: string | undefined,
+  clock: Clock,
+): Promise<RolloutRecorder> {
   if (init.initialHistory.type === "resumed") {
     return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock });
   }
@@ -228,7 +248,7 @@ async function openRecorder(init: SessionInit, clock: Clock): Promise<RolloutRec
     cwd: init.config.cwd,
     originator: init.config.originator ?? DEFAULT_ORIGINATOR,
     cli_version: CLI_VERSION,
-    instructions: init.config.userInstructions ?? null,
+    instructions: userInstructions ?? null,
     source: init.source,
     model_provider: init.config.modelProvider,
   };

@@ -12,7 +12,10 @@ import type {
 import { userInputToMessage } from "../protocol/index.js";
 import type { ModelClient, ModelRequest } from "../model/types.js";
 import { isFunctionCall } from "../model/types.js";
+import { SHELL_TOOL, UPDATE_PLAN_TOOL } from "../tools/index.js";
+import type { PendingApprovals } from "./approvals.js";
 import type { ConversationHistory } from "./history.js";
+import { handleToolCall } from "./tool-calls.js";
 import type { TurnSettings } from "./settings.js";
 import { turnContextItem } from "./settings.js";
 
@@ -26,10 +29,13 @@ export type TurnDeps = {
   record(items: readonly RolloutItem[]): void;
   /** Input sent while this turn runs; taken at the start of each model request. */
   takePendingInput(): ResponseItem[];
+  hasPendingInput(): boolean;
   /** Called right before `task_complete` is emitted: from then on the turn can no longer be aborted. */
   markFinishing(): void;
   /** Token usage of the session so far; the turn adds to it. */
   usage: { total: TokenUsage | undefined };
+  approvals: PendingApprovals;
+  approvedForSession: Set<string>;
 };
 
 export async function runTurn(
@@ -56,18 +62,24 @@ export async function runTurn(
         reasoningEffort: settings.effort,
         instructions: deps.baseInstructions,
         input: deps.history.forPrompt(),
-        tools: [],
+        tools: [SHELL_TOOL, UPDATE_PLAN_TOOL],
       };
       const response = await streamResponse(request, subId, deps, signal);
       lastAgentMessage = response.lastAgentMessage;
-      if (response.calls.length === 0) break;
+      // Input that arrived while the model answered gets its own request rather than being dropped.
+      if (response.calls.length === 0 && !deps.hasPendingInput()) break;
       for (const call of response.calls) {
         signal.throwIfAborted();
-        // Tools arrive with the agent-turn work; until then an unknown call is answered, never left open.
-        recordItems(
-          [{ type: "function_call_output", call_id: call.call_id, output: `unsupported call: ${call.name}` }],
-          deps,
-        );
+        const output = await handleToolCall(call, {
+          subId,
+          settings,
+          emit,
+          approvals: deps.approvals,
+          approvedForSession: deps.approvedForSession,
+          signal,
+        });
+        signal.throwIfAborted();
+        recordItems([output], deps);
       }
     }
   } catch (error) {

@@ -1,0 +1,165 @@
+// Reads a Codex-style `config.toml` from the llmx home and turns it, with command-line overrides, into a
+// ConversationConfig. Runs on the supervisor side; the result is plain data handed to the worker.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseToml, TomlError } from "smol-toml";
+import { z } from "zod";
+import { createConfig, defaultHome, OFFLINE_MODEL, OFFLINE_PROVIDER, type ConversationConfig } from "./config.js";
+import { InvalidConfigError } from "./errors.js";
+import {
+  BUILT_IN_PROVIDERS,
+  DEFAULT_REQUEST_MAX_RETRIES,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  DEFAULT_STREAM_MAX_RETRIES,
+  type ModelProviderInfo,
+} from "./model/provider-info.js";
+import { AskForApproval, ReasoningEffort, type SandboxPolicy } from "./protocol/index.js";
+
+const SandboxMode = z.enum(["read-only", "workspace-write", "danger-full-access"]);
+
+const ProviderTable = z.looseObject({
+  name: z.string().optional(),
+  base_url: z.string().url(),
+  wire_api: z.enum(["responses", "chat"]).optional(),
+  env_key: z.string().optional(),
+  http_headers: z.record(z.string(), z.string()).optional(),
+  request_max_retries: z.number().int().nonnegative().optional(),
+  stream_max_retries: z.number().int().nonnegative().optional(),
+  stream_idle_timeout_ms: z.number().int().positive().optional(),
+});
+
+const ConfigToml = z.looseObject({
+  model: z.string().optional(),
+  model_provider: z.string().optional(),
+  approval_policy: AskForApproval.optional(),
+  sandbox_mode: SandboxMode.optional(),
+  model_reasoning_effort: ReasoningEffort.optional(),
+  instructions: z.string().optional(),
+  developer_instructions: z.string().optional(),
+  sandbox_workspace_write: z.looseObject({ network_access: z.boolean().optional() }).optional(),
+  model_providers: z.record(z.string(), ProviderTable).optional(),
+});
+export type ConfigToml = z.infer<typeof ConfigToml>;
+
+/** What the command line (or an embedder) sets on top of config.toml. */
+export type ConfigOverrides = {
+  home?: string;
+  cwd?: string;
+  model?: string;
+  provider?: string;
+  approvalPolicy?: AskForApproval;
+  sandboxMode?: z.infer<typeof SandboxMode>;
+  /** `key=value` pairs in TOML syntax, like `codex --config` (dotted keys allowed). */
+  rawOverrides?: readonly string[];
+};
+
+/** The model used when a real provider is chosen without naming a model. */
+export const DEFAULT_REMOTE_MODEL = "gpt-5-codex";
+
+export async function loadConfigToml(home: string): Promise<ConfigToml> {
+  const file = path.join(home, "config.toml");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new InvalidConfigError(`cannot read ${file}`, { cause: error });
+  }
+  return parseConfigToml(text, file);
+}
+
+export function parseConfigToml(text: string, origin = "config.toml"): ConfigToml {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (error) {
+    const detail = error instanceof TomlError ? error.message : String(error);
+    throw new InvalidConfigError(`${origin} is not valid TOML: ${detail}`, { cause: error });
+  }
+  const parsed = ConfigToml.safeParse(raw);
+  if (!parsed.success) throw new InvalidConfigError(`${origin}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Applies `key=value` overrides (TOML values; a bare word is taken as a string) onto a parsed table. */
+export function applyRawOverrides(table: Record<string, unknown>, overrides: readonly string[]): Record<string, unknown> {
+  const result = structuredClone(table);
+  for (const override of overrides) {
+    const eq = override.indexOf("=");
+    if (eq <= 0) throw new InvalidConfigError(`--config expects key=value, got "${override}"`);
+    const key = override.slice(0, eq).trim();
+    const rawValue = override.slice(eq + 1).trim();
+    let value: unknown;
+    try {
+      value = (parseToml(`v = ${rawValue}`) as { v: unknown }).v;
+    } catch {
+      value = rawValue;
+    }
+    const parts = key.split(".");
+    let node = result;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      node[part] = typeof next === "object" && next !== null ? next : {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[parts.at(-1) as string] = value;
+  }
+  return result;
+}
+
+export async function loadConfig(overrides: ConfigOverrides = {}): Promise<ConversationConfig> {
+  const home = path.resolve(overrides.home ?? defaultHome());
+  let toml = await loadConfigToml(home);
+  if (overrides.rawOverrides && overrides.rawOverrides.length > 0) {
+    const merged = applyRawOverrides(toml, overrides.rawOverrides);
+    const parsed = ConfigToml.safeParse(merged);
+    if (!parsed.success) throw new InvalidConfigError(`--config: ${z.prettifyError(parsed.error)}`);
+    toml = parsed.data;
+  }
+  return resolveConfig(toml, { ...overrides, home });
+}
+
+export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { home: string }): ConversationConfig {
+  const providerId = overrides.provider ?? toml.model_provider ?? OFFLINE_PROVIDER;
+  const provider = providerId === OFFLINE_PROVIDER ? undefined : resolveProvider(providerId, toml);
+  const model = overrides.model ?? toml.model ?? (provider ? DEFAULT_REMOTE_MODEL : OFFLINE_MODEL);
+  const mode = overrides.sandboxMode ?? toml.sandbox_mode ?? "read-only";
+  const sandboxPolicy: SandboxPolicy =
+    mode === "workspace-write"
+      ? { mode, network_access: toml.sandbox_workspace_write?.network_access ?? false }
+      : { mode };
+  return createConfig({
+    home: overrides.home,
+    cwd: path.resolve(overrides.cwd ?? process.cwd()),
+    model,
+    modelProvider: providerId,
+    ...(provider ? { provider } : {}),
+    approvalPolicy: overrides.approvalPolicy ?? toml.approval_policy ?? "on-request",
+    sandboxPolicy,
+    ...(toml.model_reasoning_effort ? { reasoningEffort: toml.model_reasoning_effort } : {}),
+    ...(toml.instructions ? { userInstructions: toml.instructions } : {}),
+    ...(toml.developer_instructions ? { developerInstructions: toml.developer_instructions } : {}),
+  });
+}
+
+function resolveProvider(id: string, toml: ConfigToml): ModelProviderInfo {
+  const table = toml.model_providers?.[id];
+  const builtIn = BUILT_IN_PROVIDERS[id];
+  if (table === undefined && builtIn === undefined) {
+    const known = [OFFLINE_PROVIDER, ...Object.keys(BUILT_IN_PROVIDERS), ...Object.keys(toml.model_providers ?? {})];
+    throw new InvalidConfigError(`unknown model provider "${id}" (known: ${known.join(", ")})`);
+  }
+  const info: ModelProviderInfo = {
+    id,
+    name: table?.name ?? builtIn?.name ?? id,
+    baseUrl: (table?.base_url ?? builtIn?.baseUrl ?? "").replace(/\/+$/, ""),
+    wireApi: table?.wire_api ?? builtIn?.wireApi ?? "responses",
+    requestMaxRetries: table?.request_max_retries ?? DEFAULT_REQUEST_MAX_RETRIES,
+    streamMaxRetries: table?.stream_max_retries ?? DEFAULT_STREAM_MAX_RETRIES,
+    streamIdleTimeoutMs: table?.stream_idle_timeout_ms ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  };
+  const envKey = table?.env_key ?? (table ? undefined : builtIn?.envKey);
+  if (envKey !== undefined) info.envKey = envKey;
+  if (table?.http_headers) info.httpHeaders = table.http_headers;
+  return info;
+}

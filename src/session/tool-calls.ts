@@ -1,0 +1,116 @@
+// Runs the tools the model calls, inside a turn: the shell (with approvals, streamed output, kill on
+// interrupt) and the plan tool. Every call gets an output item, so the model never sees an unanswered call.
+import path from "node:path";
+import type { EventMsg, FunctionCallItem, FunctionCallOutputItem, ReviewDecision } from "../protocol/index.js";
+import {
+  assessCommand,
+  commandApprovalKey,
+  durationToCodex,
+  escalationRejectedMessage,
+  formatShellOutputForModel,
+  formatShellOutputText,
+  parsePlanArguments,
+  parseShellArguments,
+  parsedCommand,
+  runShellCommand,
+} from "../tools/index.js";
+import type { PendingApprovals } from "./approvals.js";
+import type { TurnSettings } from "./settings.js";
+
+export type ToolCallContext = {
+  subId: string;
+  settings: TurnSettings;
+  emit(msg: EventMsg): void;
+  approvals: PendingApprovals;
+  /** Commands (JSON of their argv) the user approved for the rest of the session. */
+  approvedForSession: Set<string>;
+  signal: AbortSignal;
+};
+
+export const REJECTED_BY_USER = "exec command rejected by user";
+
+export async function handleToolCall(call: FunctionCallItem, ctx: ToolCallContext): Promise<FunctionCallOutputItem> {
+  const output = (text: string): FunctionCallOutputItem => ({ type: "function_call_output", call_id: call.call_id, output: text });
+  switch (call.name) {
+    case "shell":
+    case "container.exec":
+      return output(await runShell(call, ctx));
+    case "update_plan": {
+      const plan = parsePlanArguments(call.arguments);
+      if ("error" in plan) return output(plan.error);
+      ctx.emit({ type: "plan_update", ...plan.update });
+      return output("Plan updated");
+    }
+    default:
+      return output(`unsupported call: ${call.name}`);
+  }
+}
+
+async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<string> {
+  const params = parseShellArguments(call.arguments);
+  if ("error" in params) return params.error;
+  const { command } = params;
+  const cwd = params.workdir ? path.resolve(ctx.settings.cwd, params.workdir) : ctx.settings.cwd;
+  const key = commandApprovalKey(command);
+  const verdict = assessCommand({
+    command,
+    approvalPolicy: ctx.settings.approvalPolicy,
+    sandboxPolicy: ctx.settings.sandboxPolicy,
+    approvedForSession: ctx.approvedForSession,
+    withEscalatedPermissions: params.with_escalated_permissions === true,
+  });
+  if (verdict === "reject") return escalationRejectedMessage(ctx.settings.approvalPolicy);
+
+  const parsed_cmd = parsedCommand(command);
+  ctx.emit({ type: "exec_command_begin", call_id: call.call_id, command, cwd, parsed_cmd, is_user_shell_command: false });
+
+  if (verdict === "ask") {
+    ctx.emit({
+      type: "exec_approval_request",
+      call_id: call.call_id,
+      command,
+      cwd,
+      parsed_cmd,
+      ...(params.justification ? { reason: params.justification } : {}),
+    });
+    const decision: ReviewDecision = await ctx.approvals.wait(ctx.subId, call.call_id, ctx.signal);
+    // `abort` interrupts the turn (the session aborts our signal); an aborted turn runs nothing.
+    ctx.signal.throwIfAborted();
+    if (decision === "approved_for_session") ctx.approvedForSession.add(key);
+    if (decision === "denied" || decision === "abort") {
+      ctx.emit({
+        type: "exec_command_end",
+        call_id: call.call_id,
+        stdout: "",
+        stderr: REJECTED_BY_USER,
+        aggregated_output: REJECTED_BY_USER,
+        exit_code: -1,
+        duration: { secs: 0, nanos: 0 },
+        formatted_output: REJECTED_BY_USER,
+      });
+      return REJECTED_BY_USER;
+    }
+  }
+
+  const result = await runShellCommand({
+    command,
+    cwd,
+    ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
+    signal: ctx.signal,
+    onOutput: (stream, chunk) =>
+      ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
+  });
+  ctx.signal.throwIfAborted();
+  const formatted = formatShellOutputForModel(result);
+  ctx.emit({
+    type: "exec_command_end",
+    call_id: call.call_id,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    aggregated_output: result.aggregatedOutput,
+    exit_code: result.exitCode,
+    duration: durationToCodex(result.durationMs),
+    formatted_output: formatShellOutputText(result),
+  });
+  return formatted;
+}

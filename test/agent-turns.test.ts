@@ -1,0 +1,254 @@
+// Real agent turns over HTTP against the local mock model: tool calls, approvals under each policy and
+// decision, interrupts, retries and provider errors. Real worker threads, real processes, real files.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  UnknownApprovalError,
+  readRolloutHistory,
+  type AskForApproval,
+  type Conversation,
+  type ConversationConfig,
+  type Event,
+  type ReviewDecision,
+  type SandboxPolicy,
+  type WireApi,
+} from "../src/index.js";
+import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
+import { readTurn, testConfig, textInput, types, useRuntime } from "./helpers.js";
+
+const runtime = useRuntime();
+let server: MockModelServer;
+
+beforeAll(async () => {
+  server = await startMockModelServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function mockConfig(
+  home: string,
+  options: { approvalPolicy?: AskForApproval; sandboxPolicy?: SandboxPolicy; wireApi?: WireApi } = {},
+): ConversationConfig {
+  return testConfig(home, {
+    model: "mock-model",
+    modelProvider: "mock",
+    provider: {
+      id: "mock",
+      name: "Mock",
+      baseUrl: server.url,
+      wireApi: options.wireApi ?? "responses",
+      requestMaxRetries: 2,
+      streamMaxRetries: 2,
+      streamIdleTimeoutMs: 10_000,
+    },
+    approvalPolicy: options.approvalPolicy ?? "on-request",
+    sandboxPolicy: options.sandboxPolicy ?? { mode: "read-only" },
+  });
+}
+
+async function start(options: Parameters<typeof mockConfig>[1] = {}) {
+  const home = await runtime.home();
+  const manager = runtime.manager();
+  const started = await manager.newConversation(mockConfig(home, options));
+  return { home, manager, ...started };
+}
+
+/** Reads a turn, answering every approval request with `decide` (and recording what was asked). */
+async function turnWithApprovals(
+  conversation: Conversation,
+  prompt: string,
+  decide: (event: Event) => ReviewDecision,
+): Promise<Event[]> {
+  const turnId = await conversation.submit(textInput(prompt));
+  const events: Event[] = [];
+  for (;;) {
+    const event = await conversation.nextEvent();
+    events.push(event);
+    if (event.msg.type === "exec_approval_request") {
+      await conversation.submit({ type: "exec_approval", id: event.id, decision: decide(event) });
+    }
+    if (event.id === turnId && (event.msg.type === "task_complete" || event.msg.type === "turn_aborted")) return events;
+  }
+}
+
+const toolEvents = (events: readonly Event[]) =>
+  types(events).filter((type) => type.startsWith("exec_") || type === "task_complete" || type === "turn_aborted");
+const lastReply = (events: readonly Event[]) => (events.at(-1)?.msg as { last_agent_message?: string | null }).last_agent_message;
+
+describe("a shell call that needs approval (on-request, read-only)", () => {
+  it("approved: the command runs, its output reaches the model and the rollout records call and output", async () => {
+    const { home, conversation } = await start();
+    const events = await turnWithApprovals(conversation, "RUNSHELL: touch approved.txt && echo made it", () => "approved");
+
+    expect(toolEvents(events)).toEqual([
+      "exec_command_begin",
+      "exec_approval_request",
+      "exec_command_output_delta",
+      "exec_command_end",
+      "task_complete",
+    ]);
+    const request = events.find((event) => event.msg.type === "exec_approval_request");
+    expect(request?.id).toBe(events[0]?.id);
+    expect(request?.msg).toMatchObject({ command: ["bash", "-lc", "touch approved.txt && echo made it"], cwd: home });
+    expect(events.find((event) => event.msg.type === "exec_command_end")?.msg).toMatchObject({ exit_code: 0, stdout: "made it\n" });
+    expect(existsSync(path.join(home, "approved.txt"))).toBe(true);
+    expect(lastReply(events)).toBe("Tool said: made it");
+
+    await conversation.shutdown();
+    const { items } = await readRolloutHistory(conversation.rolloutPath);
+    const responseTypes = items.flatMap((item) => (item.type === "response_item" ? [item.payload.type] : []));
+    expect(responseTypes.slice(-3)).toEqual(["function_call", "function_call_output", "message"]);
+  });
+
+  it("approved for the session: the same command later runs without asking", async () => {
+    const { conversation } = await start();
+    const asked: string[] = [];
+    const decide = (event: Event) => {
+      asked.push(event.id);
+      return "approved_for_session" as const;
+    };
+    await turnWithApprovals(conversation, "RUNSHELL: touch again.txt && echo again", decide);
+    const second = await turnWithApprovals(conversation, "RUNSHELL: touch again.txt && echo again", decide);
+    expect(asked).toHaveLength(1);
+    expect(lastReply(second)).toBe("Tool said: again");
+  });
+
+  it("denied: nothing runs, the call ends with exit -1 and the model is told it was rejected", async () => {
+    const { home, conversation } = await start();
+    const events = await turnWithApprovals(conversation, "RUNSHELL: touch denied.txt", () => "denied");
+    expect(events.find((event) => event.msg.type === "exec_command_end")?.msg).toMatchObject({ exit_code: -1 });
+    expect(existsSync(path.join(home, "denied.txt"))).toBe(false);
+    expect(lastReply(events)).toBe("Tool said: exec command rejected by user");
+  });
+
+  it("abort: nothing runs and the turn is aborted", async () => {
+    const { home, conversation } = await start();
+    const events = await turnWithApprovals(conversation, "RUNSHELL: touch aborted.txt", () => "abort");
+    expect(events.at(-1)?.msg).toEqual({ type: "turn_aborted", reason: "interrupted" });
+    expect(types(events)).not.toContain("task_complete");
+    expect(existsSync(path.join(home, "aborted.txt"))).toBe(false);
+    const next = await turnWithApprovals(conversation, "hello again", () => "denied");
+    expect(lastReply(next)).toMatch(/^Hello from mock, reply #\d+$/);
+  });
+
+  it("an answer that matches no pending request is rejected with UnknownApprovalError and runs nothing", async () => {
+    const { conversation } = await start();
+    await expect(conversation.submit({ type: "exec_approval", id: "42", decision: "approved" })).rejects.toBeInstanceOf(
+      UnknownApprovalError,
+    );
+    const events = await turnWithApprovals(conversation, "hello", () => "denied");
+    expect(lastReply(events)).toMatch(/^Hello from mock/);
+  });
+});
+
+describe("approval policies", () => {
+  it.each([
+    ["never", "touch x.txt", false],
+    ["untrusted", "echo safe", false],
+    ["untrusted", "touch x.txt", true],
+    ["on-request", "echo safe", false],
+    ["on-failure", "touch x.txt", false],
+  ] as const)("%s with `%s` asks for approval: %s", async (policy, command, asks) => {
+    const { conversation } = await start({ approvalPolicy: policy });
+    const events = await turnWithApprovals(conversation, `RUNSHELL: ${command}`, () => "approved");
+    expect(types(events).includes("exec_approval_request")).toBe(asks);
+    expect(events.find((event) => event.msg.type === "exec_command_end")?.msg).toMatchObject({ exit_code: 0 });
+  });
+});
+
+describe("interrupt", () => {
+  it("while the model streams: turn_aborted, and the next turn works", async () => {
+    const { conversation } = await start();
+    const turnId = await conversation.submit(textInput("MOCK_SLOW tell me a long story"));
+    while ((await conversation.nextEvent()).msg.type !== "agent_message_delta");
+    await conversation.submit({ type: "interrupt" });
+    const rest = await readTurn(conversation, turnId);
+    expect(rest.at(-1)).toEqual({ id: turnId, msg: { type: "turn_aborted", reason: "interrupted" } });
+    expect(types(rest)).not.toContain("task_complete");
+    const next = await turnWithApprovals(conversation, "and now?", () => "denied");
+    expect(lastReply(next)).toMatch(/^Hello from mock/);
+  });
+
+  it("while a command runs: the process is killed and the turn aborted", async () => {
+    const { home, conversation } = await start({ approvalPolicy: "never" });
+    const turnId = await conversation.submit(textInput("RUNSHELL: echo $$ > pid.txt; sleep 30"));
+    while ((await conversation.nextEvent()).msg.type !== "exec_command_begin");
+    const pidFile = path.join(home, "pid.txt");
+    await expect.poll(async () => (await readFile(pidFile, "utf8").catch(() => "")).trim(), { timeout: 5_000 }).not.toBe("");
+    const pid = Number((await readFile(pidFile, "utf8")).trim());
+    await conversation.submit({ type: "interrupt" });
+    const rest = await readTurn(conversation, turnId);
+    expect(rest.at(-1)?.msg).toEqual({ type: "turn_aborted", reason: "interrupted" });
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
+describe("provider failures", () => {
+  it("a 429 is retried with a stream_error notice, then the turn completes", async () => {
+    const { conversation } = await start();
+    server.failNext({ status: 429 });
+    const events = await turnWithApprovals(conversation, "hello", () => "denied");
+    expect(events.filter((event) => event.msg.type === "stream_error").map((event) => event.msg)).toEqual([
+      { type: "stream_error", message: expect.stringMatching(/^Reconnecting\.\.\. 1\/2/) },
+    ]);
+    expect(lastReply(events)).toMatch(/^Hello from mock/);
+  });
+
+  it("a dropped stream recovers and the reply is recorded once", async () => {
+    const { conversation } = await start();
+    server.failNext({ dropAfterEvents: 3 });
+    const events = await turnWithApprovals(conversation, "hello", () => "denied");
+    expect(types(events)).toContain("stream_error");
+    expect(types(events).filter((type) => type === "agent_message")).toHaveLength(1);
+    await conversation.shutdown();
+    const { items } = await readRolloutHistory(conversation.rolloutPath);
+    const assistant = items.filter((item) => item.type === "response_item" && item.payload.type === "message" && item.payload.role === "assistant");
+    expect(assistant).toHaveLength(1);
+  });
+
+  it("a 401 fails the turn with a clear error and no retry", async () => {
+    const { conversation } = await start();
+    const before = server.requests.length;
+    const events = await turnWithApprovals(conversation, "MOCK_401 hello", () => "denied");
+    const error = events.find((event) => event.msg.type === "error")?.msg as { message: string };
+    expect(error.message).toMatch(/api key/i);
+    expect(events.at(-1)?.msg).toEqual({ type: "task_complete", last_agent_message: null });
+    expect(server.requests.length - before).toBe(1);
+  });
+});
+
+describe("Chat Completions", () => {
+  it("runs a streamed tool call and answers with its output", async () => {
+    const { conversation } = await start({ wireApi: "chat", approvalPolicy: "never" });
+    const events = await turnWithApprovals(conversation, "RUNSHELL: echo from chat", () => "denied");
+    expect(lastReply(events)).toBe("Tool said: from chat");
+    const chatRequests = server.requests.filter((request) => request.path.endsWith("/chat/completions"));
+    expect(chatRequests.at(-1)?.body).toMatchObject({ model: "mock-model", stream: true });
+  });
+});
+
+describe("request bodies", () => {
+  it("have the structure Codex sends to /responses", async () => {
+    const { conversation, conversationId } = await start({ approvalPolicy: "never" });
+    const before = server.requests.length;
+    await turnWithApprovals(conversation, "RUNSHELL: echo shape", () => "denied");
+    const [first, second] = server.requests.slice(before).map((request) => request.body as Record<string, unknown>);
+    expect(first).toMatchObject({
+      model: "mock-model",
+      stream: true,
+      store: false,
+      tool_choice: "auto",
+      prompt_cache_key: conversationId,
+      instructions: expect.any(String),
+    });
+    expect((first?.tools as { name: string }[]).map((tool) => tool.name)).toEqual(["shell", "update_plan"]);
+    const input = first?.input as { type: string; role?: string; content?: { text: string }[] }[];
+    expect(input.at(0)?.content?.[0]?.text).toMatch(/^<environment_context>/);
+    expect(input.at(-1)).toMatchObject({ type: "message", role: "user", content: [{ type: "input_text", text: "RUNSHELL: echo shape" }] });
+    const secondInput = second?.input as { type: string }[];
+    expect(secondInput.slice(-2).map((item) => item.type)).toEqual(["function_call", "function_call_output"]);
+  });
+});
