@@ -1,0 +1,152 @@
+// The llmx command line, run as a user runs it: a child process on the built CLI, real homes, the mock model.
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { promptForApproval } from "../src/cli/approval-prompt.js";
+import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
+import { FIXTURES, useRuntime } from "./helpers.js";
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/src/cli/main.js");
+const run = promisify(execFile);
+const runtime = useRuntime();
+let server: MockModelServer;
+
+beforeAll(async () => {
+  server = await startMockModelServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+async function llmx(home: string, args: string[], input?: string) {
+  const child = run(process.execPath, [CLI, ...args], {
+    cwd: home,
+    env: { ...process.env, LLMX_HOME: home, HOME: home },
+    timeout: 30_000,
+  });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  } else {
+    child.child.stdin?.end();
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+async function mockHome(): Promise<string> {
+  const home = await runtime.home();
+  await writeFile(
+    path.join(home, "config.toml"),
+    `model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\nbase_url = "${server.url}"\nwire_api = "responses"\nrequest_max_retries = 0\n`,
+  );
+  return home;
+}
+
+const lines = (stdout: string) => stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe("llmx exec", () => {
+  it("runs the offline model with no configuration and prints the reply", async () => {
+    const home = await runtime.home();
+    const result = await llmx(home, ["exec", "hello"]);
+    expect(result).toMatchObject({ code: 0, stdout: 'Offline reply #1: you said "hello".\n' });
+  });
+
+  it("reads the prompt from standard input when none is given", async () => {
+    const home = await runtime.home();
+    const result = await llmx(home, ["exec"], "from stdin\n");
+    expect(result.stdout).toBe('Offline reply #1: you said "from stdin".\n');
+  });
+
+  it("--json prints the events `codex exec --json` prints, in the same order", async () => {
+    const home = await mockHome();
+    const result = await llmx(home, ["exec", "--json", "--full-auto", "Please RUNSHELL: echo hi"]);
+    expect(result.code).toBe(0);
+    const ours = lines(result.stdout);
+    const codex = lines(await readFile(path.join(FIXTURES, "codex-rollouts/wire/exec-json-stdout-b.jsonl"), "utf8"));
+    const shape = (event: Record<string, unknown>) => {
+      const item = event.item as Record<string, unknown> | undefined;
+      return item ? `${String(event.type)}:${String(item.type)}:${String(item.status ?? "")}` : String(event.type);
+    };
+    expect(ours.map(shape)).toEqual(codex.map(shape));
+    expect(ours.at(-2)).toMatchObject({ type: "item.completed", item: { type: "agent_message", text: "Tool said: hi" } });
+    expect(ours[2]).toMatchObject({ item: { command: "bash -lc 'echo hi'", status: "in_progress" } });
+    expect(ours[3]).toMatchObject({ item: { aggregated_output: "hi\n", exit_code: 0, status: "completed" } });
+    expect(Object.keys(ours.at(-1)?.usage as object).sort()).toEqual(Object.keys(codex.at(-1)?.usage as object).sort());
+  });
+
+  it("fails with exit code 1 and a clear message when the provider rejects the key", async () => {
+    const home = await mockHome();
+    const result = await llmx(home, ["exec", "MOCK_401 hello"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/API key/);
+  });
+
+  it("denies a command that needs approval when nobody can be asked", async () => {
+    const home = await mockHome();
+    const result = await llmx(home, ["exec", "RUNSHELL: touch should-not-exist"]);
+    expect(result.stdout).toBe("Tool said: exec command rejected by user\n");
+    expect(result.stderr).toMatch(/denied/);
+  });
+
+  it("rejects an unknown provider before starting anything", async () => {
+    const home = await runtime.home();
+    const result = await llmx(home, ["exec", "--provider", "nowhere", "hi"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/unknown model provider "nowhere"/);
+  });
+});
+
+describe("llmx sessions, resume and fork", () => {
+  it("lists sessions newest first, resumes one by id and forks one before a user message", async () => {
+    const home = await runtime.home();
+    await llmx(home, ["exec", "first session"]);
+    await llmx(home, ["exec", "second session"]);
+    const listed = (await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { conversationId: string; preview: string });
+    expect(listed.map((entry) => entry.preview)).toEqual(["second session", "first session"]);
+
+    const id = listed[1]?.conversationId ?? "";
+    expect((await llmx(home, ["resume", id, "more"])).stdout).toBe('Offline reply #2: you said "more".\n');
+    expect((await llmx(home, ["exec", "resume", id, "even more"])).stdout).toBe('Offline reply #3: you said "even more".\n');
+    expect((await llmx(home, ["fork", id, "--nth", "1", "instead"])).stdout).toBe('Offline reply #2: you said "instead".\n');
+    expect((await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n")).toHaveLength(3);
+  });
+
+  it("names a session that does not exist", async () => {
+    const home = await runtime.home();
+    const result = await llmx(home, ["resume", "01a20000-0000-7000-8000-000000000000", "hi"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no session with id 01a20000-0000-7000-8000-000000000000/);
+  });
+});
+
+describe("the approval prompt", () => {
+  it.each([
+    ["y", "approved"],
+    ["a", "approved_for_session"],
+    ["n", "denied"],
+    ["q", "abort"],
+  ] as const)("answer %s means %s, after asking again on anything else", async (answer, decision) => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let shown = "";
+    output.on("data", (chunk: Buffer) => (shown += chunk.toString()));
+    const pending = promptForApproval(
+      { type: "exec_approval_request", call_id: "c1", command: ["bash", "-lc", "rm -rf build"], cwd: "/repo", parsed_cmd: [] },
+      input,
+      output,
+    );
+    input.write("maybe\n");
+    input.write(`${answer}\n`);
+    await expect(pending).resolves.toBe(decision);
+    expect(shown).toContain("bash -lc 'rm -rf build'");
+  });
+});

@@ -1,0 +1,93 @@
+// config.toml and command-line overrides resolve into the configuration a conversation runs with.
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidConfigError, loadConfig, parseConfigToml } from "../src/index.js";
+import { useRuntime } from "./helpers.js";
+
+const runtime = useRuntime();
+
+async function homeWith(toml: string): Promise<string> {
+  const home = await runtime.home();
+  await writeFile(path.join(home, "config.toml"), toml);
+  return home;
+}
+
+describe("loadConfig", () => {
+  it("defaults to the offline model with no config file", async () => {
+    const home = await runtime.home();
+    const config = await loadConfig({ home, cwd: home });
+    expect(config).toMatchObject({
+      home,
+      cwd: home,
+      model: "llmx-offline",
+      modelProvider: "offline",
+      approvalPolicy: "on-request",
+      sandboxPolicy: { mode: "read-only" },
+    });
+    expect(config.provider).toBeUndefined();
+  });
+
+  it("reads a provider table like Codex's", async () => {
+    const home = await homeWith(`
+model = "qwen3"
+model_provider = "local"
+approval_policy = "untrusted"
+model_reasoning_effort = "high"
+
+[model_providers.local]
+name = "Local vLLM"
+base_url = "http://127.0.0.1:8000/v1/"
+wire_api = "chat"
+env_key = "LOCAL_KEY"
+stream_max_retries = 2
+stream_idle_timeout_ms = 5000
+http_headers = { "X-Team" = "llmx" }
+`);
+    const config = await loadConfig({ home });
+    expect(config).toMatchObject({ model: "qwen3", modelProvider: "local", approvalPolicy: "untrusted", reasoningEffort: "high" });
+    expect(config.provider).toEqual({
+      id: "local",
+      name: "Local vLLM",
+      baseUrl: "http://127.0.0.1:8000/v1",
+      wireApi: "chat",
+      envKey: "LOCAL_KEY",
+      httpHeaders: { "X-Team": "llmx" },
+      requestMaxRetries: 4,
+      streamMaxRetries: 2,
+      streamIdleTimeoutMs: 5000,
+    });
+  });
+
+  it("lets flags and --config key=value overrides win over the file", async () => {
+    const home = await homeWith(`model = "a"\napproval_policy = "never"\nsandbox_mode = "read-only"\n`);
+    const config = await loadConfig({
+      home,
+      model: "b",
+      approvalPolicy: "on-request",
+      rawOverrides: ['sandbox_mode="workspace-write"', "sandbox_workspace_write.network_access=true", "model_provider=openai"],
+    });
+    expect(config).toMatchObject({
+      model: "b",
+      approvalPolicy: "on-request",
+      modelProvider: "openai",
+      sandboxPolicy: { mode: "workspace-write", network_access: true },
+    });
+    expect(config.provider).toMatchObject({ id: "openai", baseUrl: "https://api.openai.com/v1", envKey: "OPENAI_API_KEY" });
+  });
+
+  it.each([
+    ["an unknown provider", `model_provider = "nowhere"`, /unknown model provider "nowhere"/],
+    ["invalid TOML", `model = `, /not valid TOML/],
+    ["a bad value", `approval_policy = "sometimes"`, /approval_policy/],
+  ])("rejects %s with InvalidConfigError", async (_name, toml, message) => {
+    const home = await homeWith(toml);
+    const error = await loadConfig({ home }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it("keeps keys it does not know (config files written for Codex load)", () => {
+    expect(parseConfigToml(`model = "x"\n[features]\nweb_search = true\n`)).toMatchObject({ model: "x" });
+  });
+});
