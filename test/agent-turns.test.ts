@@ -1,7 +1,7 @@
 // Real agent turns over HTTP against the local mock model: tool calls, approvals under each policy and
 // decision, interrupts, retries and provider errors. Real worker threads, real processes, real files.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -250,5 +250,36 @@ describe("request bodies", () => {
     expect(input.at(-1)).toMatchObject({ type: "message", role: "user", content: [{ type: "input_text", text: "RUNSHELL: echo shape" }] });
     const secondInput = second?.input as { type: string }[];
     expect(secondInput.slice(-2).map((item) => item.type)).toEqual(["function_call", "function_call_output"]);
+  });
+});
+
+describe("turn context", () => {
+  it("sends AGENTS.md from the working directory as user instructions before the environment context", async () => {
+    const home = await runtime.home();
+    await writeFile(path.join(home, "AGENTS.md"), "Always answer in haiku.");
+    const { conversation } = await runtime.manager().newConversation(mockConfig(home));
+    const before = server.requests.length;
+    await turnWithApprovals(conversation, "hello", () => "denied");
+    const input = (server.requests[before]?.body as { input: { role: string; content: { text: string }[] }[] }).input;
+    expect(input.map((item) => item.content[0]?.text.split("\n")[0])).toEqual([
+      `# AGENTS.md instructions for ${home}`,
+      "<environment_context>",
+      "hello",
+    ]);
+    expect(input[0]?.content[0]?.text).toContain("Always answer in haiku.");
+  });
+
+  it("update_plan calls become plan_update events", async () => {
+    const { conversation } = await start();
+    const events = await turnWithApprovals(conversation, "PLANIT please", () => "denied");
+    expect(events.find((event) => event.msg.type === "plan_update")?.msg).toEqual({
+      type: "plan_update",
+      explanation: "mock plan",
+      plan: [
+        { step: "look", status: "completed" },
+        { step: "fix", status: "in_progress" },
+      ],
+    });
+    expect(lastReply(events)).toBe("Tool said: Plan updated");
   });
 });
