@@ -32,7 +32,14 @@ export type ConversationConfig = {
   modelProviderModule?: string;
   source?: SessionSource;
   originator?: string;
+  /** How deep sub-agents may nest below this conversation (default 3). */
+  maxSubagentDepth?: number;
+  /** How many sub-agents may run at once across the manager (default 8). */
+  maxSubagents?: number;
 };
+
+export const DEFAULT_MAX_SUBAGENT_DEPTH = 3;
+export const DEFAULT_MAX_SUBAGENTS = 8;
 
 export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.LLMX_HOME;

@@ -244,3 +244,27 @@ export class ModelResponseIncompleteError extends ModelProviderError {
 export class ModelStreamError extends ModelProviderError {
   override readonly code = "model_stream";
 }
+
+/** A one-shot sub-agent takes its input once; its submit side is closed. */
+export class DelegateClosedError extends LlmxError {
+  override readonly code = "delegate_closed";
+  constructor(readonly conversationId: string) {
+    super(`sub-agent ${conversationId} is one-shot: it takes no further submissions`);
+  }
+}
+
+/** Delegating would nest sub-agents deeper than allowed. */
+export class SubagentDepthError extends LlmxError {
+  override readonly code = "subagent_depth";
+  constructor(readonly limit: number) {
+    super(`cannot start a sub-agent: sub-agents may nest at most ${limit} deep`);
+  }
+}
+
+/** Delegating would exceed the number of sub-agents allowed to run at once. */
+export class SubagentLimitError extends LlmxError {
+  override readonly code = "subagent_limit";
+  constructor(readonly limit: number) {
+    super(`cannot start a sub-agent: ${limit} are already running, the configured maximum`);
+  }
+}

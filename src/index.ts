@@ -4,10 +4,11 @@ export type {
   ConversationInfo,
   ConversationManagerOptions,
   NewConversation,
+  PendingApproval,
   StateChange,
 } from "./manager/manager.js";
 export { Conversation, SUBMISSION_QUEUE_CAPACITY } from "./manager/conversation.js";
-export type { ConversationEnd } from "./manager/conversation.js";
+export type { ConversationEnd, OpenApproval } from "./manager/conversation.js";
 export type { ConversationState } from "../machines/conversation.machine.js";
 export { conversationMachine } from "../machines/conversation.machine.js";
 
@@ -42,7 +43,12 @@ export {
   SessionConfiguredNotFirstEventError,
   UnknownApprovalError,
   WorkerCrashedError,
+  DelegateClosedError,
+  SubagentDepthError,
+  SubagentLimitError,
 } from "./errors.js";
+export { Delegate, OneShotDelegate, runOneShot, startDelegate } from "./delegate/delegate.js";
+export type { DelegateContext, OneShotResult } from "./delegate/delegate.js";
 export { loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";
 export type { ConfigOverrides, ConfigToml } from "./config-file.js";
 export type { ModelProviderInfo, WireApi } from "./model/provider-info.js";

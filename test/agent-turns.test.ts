@@ -244,7 +244,7 @@ describe("request bodies", () => {
       prompt_cache_key: conversationId,
       instructions: expect.any(String),
     });
-    expect((first?.tools as { name: string }[]).map((tool) => tool.name)).toEqual(["shell", "update_plan"]);
+    expect((first?.tools as { name: string }[]).map((tool) => tool.name)).toEqual(["shell", "update_plan", "delegate"]);
     const input = first?.input as { type: string; role?: string; content?: { text: string }[] }[];
     expect(input.at(0)?.content?.[0]?.text).toMatch(/^<environment_context>/);
     expect(input.at(-1)).toMatchObject({ type: "message", role: "user", content: [{ type: "input_text", text: "RUNSHELL: echo shape" }] });

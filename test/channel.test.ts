@@ -193,6 +193,7 @@ describe("Conversation handle", () => {
       port,
       {
         onMessage: (message) => {
+          if (message.type !== "llmx/submission") return;
           submissions.push(message.submission);
           if (autoCredit) framed.send({ type: "llmx/credit", count: 1 });
           check();

@@ -103,7 +103,7 @@ describe("supervision", () => {
     const { conversationId, conversation } = await manager.newConversation(testConfig(await runtime.home()));
 
     expect(manager.list()).toEqual([
-      { conversationId, state: "active", parentId: undefined, rolloutPath: conversation.rolloutPath, cause: undefined },
+      { conversationId, state: "active", parentId: undefined, depth: 0, rolloutPath: conversation.rolloutPath, cause: undefined },
     ]);
     await conversation.shutdown();
     expect(changes.map(({ previous, state }) => [previous, state])).toEqual([

@@ -1,11 +1,16 @@
 // Framing over a MessagePort: every message sent in one event-loop turn travels as one msgpackr frame.
 // One postMessage per message tops out far below what a busy conversation emits; batching per turn does not
 // (see DESIGN.md decision 4). The channel knows framing, not meaning: callers validate what they receive.
-import type { MessagePort } from "node:worker_threads";
+import type { MessagePort, TransferListItem } from "node:worker_threads";
 import { Packr } from "msgpackr";
 
 export interface FramedPort<Out> {
   send(message: Out): void;
+  /**
+   * Sends a message that carries transferables (a MessagePort): it cannot travel inside a msgpack frame, so it
+   * goes on its own, after everything queued before it.
+   */
+  sendTransfer(message: Out, transfer: readonly TransferListItem[]): void;
   /** Sends what is queued now instead of at the end of this event-loop turn. */
   flush(): void;
   close(): void;
@@ -58,11 +63,16 @@ export function createFramedPort<In, Out>(
   };
 
   port.on("message", (data: unknown) => {
-    let messages: unknown;
+    let messages: unknown[];
     try {
-      if (!(data instanceof Uint8Array)) throw new TypeError("frame is not a byte array");
-      messages = packr.unpack(data);
-      if (!Array.isArray(messages)) throw new TypeError("frame does not hold a list of messages");
+      if (isTransferEnvelope(data)) {
+        messages = [data[TRANSFER_KEY]];
+      } else {
+        if (!(data instanceof Uint8Array)) throw new TypeError("frame is not a byte array");
+        const unpacked: unknown = packr.unpack(data);
+        if (!Array.isArray(unpacked)) throw new TypeError("frame does not hold a list of messages");
+        messages = unpacked;
+      }
     } catch (error) {
       handlers.onBadMessage?.(asError(error));
       return;
@@ -90,6 +100,11 @@ export function createFramedPort<In, Out>(
       outbox.push(message);
       scheduled ??= setImmediate(flush);
     },
+    sendTransfer(message, transfer) {
+      if (closed) return;
+      flush();
+      port.postMessage({ [TRANSFER_KEY]: message }, [...transfer]);
+    },
     flush,
     close() {
       flush();
@@ -97,6 +112,12 @@ export function createFramedPort<In, Out>(
       port.close();
     },
   };
+}
+
+const TRANSFER_KEY = "llmx/transfer";
+
+function isTransferEnvelope(data: unknown): data is { [TRANSFER_KEY]: unknown } {
+  return typeof data === "object" && data !== null && !(data instanceof Uint8Array) && TRANSFER_KEY in data;
 }
 
 function asError(error: unknown): Error {

@@ -1,36 +1,78 @@
 // The messages that cross between the supervisor and a conversation's worker, typed per direction.
 // Internal messages carry an `llmx/` prefix so they can never be mistaken for protocol events.
 import { z } from "zod";
-import type { Event, Submission } from "../protocol/index.js";
+import { MessagePort } from "node:worker_threads";
+import type { ConversationConfig } from "../config.js";
+import type { Event, InitialHistory, SessionSource, Submission } from "../protocol/index.js";
 import type { SerializedError } from "../errors.js";
 
-/** Supervisor -> worker. */
-export type ToWorker = { type: "llmx/submission"; submission: Submission };
+/** What a conversation asks its supervisor for when it delegates to a sub-agent. Plain data. */
+export type ChildSpawnRequest = {
+  /** Recorded as the child's `session_meta.source`, e.g. `{subagent: "review"}`. */
+  source: SessionSource;
+  /** Overrides applied to the parent's configuration for the child. */
+  overrides?: Partial<Pick<ConversationConfig, "baseInstructions" | "userInstructions" | "developerInstructions" | "model">>;
+  /** What the child starts from (a fork of the parent's history for compaction); new by default. */
+  initialHistory?: InitialHistory;
+};
 
-/** Worker -> supervisor. */
+/** Supervisor (or parent) -> worker. */
+export type ToWorker =
+  | { type: "llmx/submission"; submission: Submission }
+  /** Stop the session as if the client had submitted `shutdown`. */
+  | { type: "llmx/shutdown" }
+  /** A child this worker asked for is running; `port` is this worker's end of the parent/child channel. */
+  | { type: "llmx/child-spawned"; requestId: number; conversationId: string; rolloutPath: string; port: MessagePort }
+  | { type: "llmx/child-spawn-failed"; requestId: number; error: SerializedError }
+  /** A child's worker is done; `error` when it ended abnormally. */
+  | { type: "llmx/child-ended"; conversationId: string; error?: SerializedError };
+
+/** Worker -> supervisor (or parent). */
 export type FromWorker =
   | { type: "llmx/ready" }
   | { type: "llmx/event"; event: Event }
   /** The worker took `count` submissions off its queue: room for that many more. */
   | { type: "llmx/credit"; count: number }
   /** The session failed in a way it could still report before its task ends. */
-  | { type: "llmx/fatal"; error: SerializedError };
+  | { type: "llmx/fatal"; error: SerializedError }
+  /** The session has sent session_configured (told to the supervisor when its client is another worker). */
+  | { type: "llmx/configured" }
+  | { type: "llmx/spawn-child"; requestId: number; request: ChildSpawnRequest }
+  /** Hard-stop a child that does not shut down. */
+  | { type: "llmx/stop-child"; conversationId: string };
 
 // Envelope checks only: events and submissions are produced by our own typed code on the other side, and a
 // full schema pass per message would cost more than the channel itself (1M+ messages/s).
+const SerializedErrorSchema = z.looseObject({ name: z.string(), code: z.string(), message: z.string() });
 const EventEnvelope = z.object({ id: z.string(), msg: z.looseObject({ type: z.string() }) });
 const FromWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/ready") }),
   z.object({ type: z.literal("llmx/event"), event: EventEnvelope }),
   z.object({ type: z.literal("llmx/credit"), count: z.number().int().positive() }),
+  z.object({ type: z.literal("llmx/fatal"), error: SerializedErrorSchema }),
+  z.object({ type: z.literal("llmx/configured") }),
   z.object({
-    type: z.literal("llmx/fatal"),
-    error: z.looseObject({ name: z.string(), code: z.string(), message: z.string() }),
+    type: z.literal("llmx/spawn-child"),
+    requestId: z.number().int(),
+    request: z.looseObject({ source: z.unknown() }),
   }),
+  z.object({ type: z.literal("llmx/stop-child"), conversationId: z.string() }),
 ]);
 
 const SubmissionEnvelope = z.object({ id: z.string(), op: z.looseObject({ type: z.string() }) });
-const ToWorkerSchema = z.object({ type: z.literal("llmx/submission"), submission: SubmissionEnvelope });
+const ToWorkerSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("llmx/submission"), submission: SubmissionEnvelope }),
+  z.object({ type: z.literal("llmx/shutdown") }),
+  z.object({
+    type: z.literal("llmx/child-spawned"),
+    requestId: z.number().int(),
+    conversationId: z.string(),
+    rolloutPath: z.string(),
+    port: z.custom<MessagePort>((value) => value instanceof MessagePort),
+  }),
+  z.object({ type: z.literal("llmx/child-spawn-failed"), requestId: z.number().int(), error: SerializedErrorSchema }),
+  z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
+]);
 
 export function decodeFromWorker(value: unknown): FromWorker {
   const tagged = value as { type?: unknown; event?: { id?: unknown; msg?: { type?: unknown } } } | null;

@@ -1,7 +1,7 @@
 // The supervisor-side handle of one conversation (Codex's CodexConversation): submit ops, read events.
 // It owns the main end of the conversation's channel, the bounded submission queue (credits come back from
 // the worker as it takes submissions), and notices when the worker ends, normally or not.
-import type { MessagePort } from "node:worker_threads";
+import type { MessagePort, TransferListItem } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
 import {
@@ -14,9 +14,20 @@ import {
 } from "../errors.js";
 import { Op, Submission, type Event } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
+import { classifyCrash } from "./crash.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
 export const SUBMISSION_QUEUE_CAPACITY = 64;
+
+/** An approval request this conversation's client has been asked and has not answered. */
+export type OpenApproval = {
+  eventId: string;
+  callId: string;
+  kind: "exec" | "patch";
+  /** Conversation ids from this conversation down to the one that asked. */
+  path: string[];
+  command?: string[];
+};
 
 export type ConversationEnd = { ok: true } | { ok: false; error: WorkerCrashedError };
 
@@ -28,6 +39,8 @@ export type ConversationOptions = {
   task: Promise<unknown>;
   /** Terminates the worker (piscina aborts the task by ending its thread). */
   kill(): void;
+  /** Supervision messages from the worker (a sub-agent request, ...); the handle itself only reads events. */
+  onControl?: (message: FromWorker) => void;
   submissionQueueCapacity?: number;
 };
 
@@ -49,8 +62,8 @@ export class Conversation {
   private endResult: ConversationEnd | undefined;
   private lastEventId = "";
   private fatal: Error | undefined;
-  /** Approval requests seen and not yet answered: their event id and call id. */
-  private readonly pendingApprovals: { eventId: string; callId: string }[] = [];
+  /** Approval requests seen and not yet answered. */
+  private readonly pendingApprovals: OpenApproval[] = [];
 
   constructor(options: ConversationOptions) {
     this.conversationId = options.conversationId;
@@ -82,6 +95,8 @@ export class Conversation {
             case "llmx/fatal":
               this.fatal = deserializeError(message.error as SerializedError);
               break;
+            default:
+              options.onControl?.(message);
           }
         },
         onClose: markPortClosed,
@@ -159,6 +174,12 @@ export class Conversation {
     return this.ended;
   }
 
+  /** Sends a supervision message to the worker, transferring `transfer` (a MessagePort) with it. */
+  sendControl(message: ToWorker, transfer: readonly TransferListItem[] = []): void {
+    if (transfer.length > 0) this.port.sendTransfer(message, transfer);
+    else this.port.send(message);
+  }
+
   /** Ends the conversation's worker at once (the hard stop, for a conversation that does not answer). */
   terminate(): void {
     this.kill();
@@ -169,14 +190,18 @@ export class Conversation {
   }
 
   /** Approval requests this conversation has raised and nobody has answered yet. */
-  get openApprovals(): readonly { eventId: string; callId: string }[] {
+  get openApprovals(): readonly OpenApproval[] {
     return this.pendingApprovals;
   }
 
   private trackApprovals(event: Event): void {
     const msg = event.msg;
-    if (msg.type === "exec_approval_request" || msg.type === "apply_patch_approval_request") {
-      this.pendingApprovals.push({ eventId: event.id, callId: msg.call_id });
+    if (msg.type === "exec_approval_request") {
+      const path = msg.conversation_path ?? [this.conversationId];
+      this.pendingApprovals.push({ eventId: event.id, callId: msg.call_id, kind: "exec", path, command: msg.command });
+    } else if (msg.type === "apply_patch_approval_request") {
+      const path = msg.conversation_path ?? [this.conversationId];
+      this.pendingApprovals.push({ eventId: event.id, callId: msg.call_id, kind: "patch", path });
     } else if (msg.type === "task_complete" || msg.type === "turn_aborted") {
       for (let i = this.pendingApprovals.length - 1; i >= 0; i--) {
         if (this.pendingApprovals[i]?.eventId === event.id) this.pendingApprovals.splice(i, 1);
@@ -219,32 +244,6 @@ export class Conversation {
   }
 
   private crashError(error: unknown): WorkerCrashedError {
-    const cause = this.fatal ?? error;
-    const raw = error instanceof Error ? error : new Error(String(error));
-    const code = (raw as { code?: unknown }).code;
-    let reason: WorkerCrashedError["reason"] = "threw";
-    if (code === "ERR_WORKER_OUT_OF_MEMORY") reason = "out_of_memory";
-    else if (raw.name === "AbortError" || code === "ABORT_ERR") reason = "killed";
-    else if (/worker exited with code/i.test(raw.message)) reason = "exited";
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    return new WorkerCrashedError(
-      this.conversationId,
-      reason,
-      `conversation ${this.conversationId} worker ${describe(reason)}: ${detail}`,
-      { cause },
-    );
-  }
-}
-
-function describe(reason: WorkerCrashedError["reason"]): string {
-  switch (reason) {
-    case "threw":
-      return "crashed";
-    case "exited":
-      return "exited";
-    case "out_of_memory":
-      return "ran out of memory";
-    case "killed":
-      return "was killed";
+    return classifyCrash(this.conversationId, error, this.fatal);
   }
 }

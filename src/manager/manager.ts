@@ -1,7 +1,9 @@
 // ConversationManager (Codex's conversation_manager), as a supervisor: every conversation runs in its own
-// worker task, watched by its own XState machine. The API mirrors Codex's; `list()` and `onStateChange()`
-// make the supervision observable.
-import { MessageChannel } from "node:worker_threads";
+// worker task, watched by its own XState machine. The API mirrors Codex's; `list()`, `onStateChange()` and
+// `pendingApprovals()` make the supervision observable. Sub-agents are conversations too: the manager spawns
+// them when a conversation asks, wires parent and child worker to worker, and stops descendants with their
+// ancestors.
+import { MessageChannel, type MessagePort, type TransferListItem } from "node:worker_threads";
 import { type Actor, createActor, fromCallback } from "xstate";
 import type { Piscina } from "piscina";
 import {
@@ -11,13 +13,17 @@ import {
   type ConversationState,
   type WorkerActorInput,
 } from "../../machines/conversation.machine.js";
-import type { ConversationConfig } from "../config.js";
+import type { ChildSpawnRequest, FromWorker, ToWorker } from "../channel/index.js";
+import { DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, type ConversationConfig } from "../config.js";
 import {
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
   LlmxError,
   SessionConfiguredNotFirstEventError,
+  SubagentDepthError,
+  SubagentLimitError,
+  serializeError,
 } from "../errors.js";
 import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/index.js";
 import { readRolloutHistory } from "../rollout/reader.js";
@@ -26,11 +32,12 @@ import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
 import type { ConversationTask } from "../session/worker-task.js";
 import type { SessionInit } from "../session/session.js";
 import { type Clock, type IdSource, createIdSource, systemClock } from "../util/clock.js";
-import { Conversation } from "./conversation.js";
+import { ChildLifecycle } from "./child-lifecycle.js";
+import { Conversation, type ConversationEnd, type OpenApproval } from "./conversation.js";
 import { createPool, type PoolOptions } from "./pool.js";
 
 export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" | "conversationsPerThread">> & {
-  /** Live conversations allowed at once; past it newConversation fails with CapacityError (default 64). */
+  /** Live conversations (sub-agents included) allowed at once; past it spawning fails with CapacityError (default 64). */
   maxConversations?: number;
   /** Dense mode: conversations per worker thread (default 1: one thread each). */
   conversationsPerThread?: number;
@@ -50,6 +57,7 @@ export type ConversationInfo = {
   conversationId: string;
   state: ConversationState;
   parentId: string | undefined;
+  depth: number;
   rolloutPath: string;
   cause: Error | undefined;
 };
@@ -61,10 +69,33 @@ export type StateChange = {
   cause: Error | undefined;
 };
 
+/**
+ * An approval request waiting for a client, wherever in the tree it was raised. Answer it on `conversationId`
+ * with `{type: "exec_approval" | "patch_approval", id: eventId, decision}`; `path` runs from that conversation
+ * down to the sub-agent that asked.
+ */
+export type PendingApproval = OpenApproval & { conversationId: string };
+
+/** A worker under supervision, whether its client is a caller of the manager or a parent conversation. */
+type Lifecycle = {
+  readonly conversationId: string;
+  readonly ready: Promise<void>;
+  readonly ended: Promise<ConversationEnd>;
+  readonly isEnded: boolean;
+  sendControl(message: ToWorker, transfer?: readonly TransferListItem[]): void;
+  shutdown(options?: { timeoutMs?: number }): Promise<ConversationEnd>;
+  terminate(): void;
+};
+
 type Supervised = {
+  conversationId: string;
   actor: Actor<typeof conversationMachine>;
-  conversation: Conversation;
-  info(): ConversationInfo;
+  lifecycle: Lifecycle;
+  config: ConversationConfig;
+  parentId: string | undefined;
+  depth: number;
+  rolloutPath: string;
+  children: Set<string>;
 };
 
 export class ConversationManager {
@@ -77,8 +108,8 @@ export class ConversationManager {
   private readonly conversations = new Map<string, Conversation>();
   /** Every conversation under supervision, including failed ones until they are removed. */
   private readonly supervised = new Map<string, Supervised>();
-  /** Every conversation whose worker is still running, whether or not it is still in the map. */
-  private readonly running = new Set<Conversation>();
+  /** Every worker still running, whether or not its conversation is still in the map. */
+  private readonly running = new Set<Lifecycle>();
   private readonly listeners = new Set<(change: StateChange) => void>();
   private closed = false;
 
@@ -110,7 +141,7 @@ export class ConversationManager {
     const conversation = this.conversations.get(conversationId);
     this.conversations.delete(conversationId);
     const supervised = this.supervised.get(conversationId);
-    if (supervised) {
+    if (supervised && supervised.parentId === undefined) {
       supervised.actor.send({ type: "remove" });
       this.supervised.delete(conversationId);
     }
@@ -137,8 +168,26 @@ export class ConversationManager {
     return this.spawn(config, truncateBeforeNthUserMessage(history.items, nthUserMessage));
   }
 
+  /** Every supervised conversation, sub-agents included (their `parentId` makes the tree). */
   list(): ConversationInfo[] {
-    return [...this.supervised.values()].map((entry) => entry.info());
+    return [...this.supervised.values()].map((entry) => ({
+      conversationId: entry.conversationId,
+      state: conversationState(entry.actor.getSnapshot().value),
+      parentId: entry.parentId,
+      depth: entry.depth,
+      rolloutPath: entry.rolloutPath,
+      cause: entry.actor.getSnapshot().context.cause,
+    }));
+  }
+
+  /**
+   * Every approval request in the tree still waiting for an answer. A sub-agent's request reaches the client
+   * of the conversation at the top of its tree, so that is where it is listed, with the path down to it.
+   */
+  pendingApprovals(): PendingApproval[] {
+    return [...this.conversations.values()].flatMap((conversation) =>
+      conversation.openApprovals.map((request) => ({ conversationId: conversation.conversationId, ...request })),
+    );
   }
 
   /** Every state change of every supervised conversation. Returns the unsubscribe function. */
@@ -154,15 +203,14 @@ export class ConversationManager {
   /** Shuts every conversation down (killing those that do not finish in time), then the pool. */
   async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.running].map((conversation) => conversation.shutdown(options)));
+    await Promise.all([...this.running].map((lifecycle) => lifecycle.shutdown(options)));
     await this.pool.destroy();
   }
 
   private async spawn(config: ConversationConfig, initialHistory: InitialHistory): Promise<NewConversation> {
-    if (this.closed) throw new LlmxError("the conversation manager is shut down");
-    if (this.running.size >= this.capacity) throw new CapacityError(this.capacity);
+    this.checkCapacity();
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
-    if (this.supervised.get(conversationId)?.conversation.isEnded === false) {
+    if (this.supervised.get(conversationId)?.lifecycle.isEnded === false) {
       throw new ConversationInUseError(conversationId);
     }
 
@@ -171,12 +219,17 @@ export class ConversationManager {
     const abort = new AbortController();
     const payload: ConversationTask = { port: port2, init };
     const task = this.pool.run(payload, { transferList: [port2], signal: abort.signal });
-    const conversation = new Conversation({ conversationId, rolloutPath, port: port1, task, kill: () => abort.abort() });
-    this.running.add(conversation);
-    void conversation.ended.then(() => this.running.delete(conversation));
-
-    const supervised = this.supervise(conversation, rolloutPath);
-    this.supervised.set(conversationId, supervised);
+    let self: Supervised | undefined;
+    const conversation = new Conversation({
+      conversationId,
+      rolloutPath,
+      port: port1,
+      task,
+      kill: () => abort.abort(),
+      onControl: (message) => self && this.onControl(self, message),
+    });
+    const supervised = this.supervise(conversation, { config, rolloutPath, parentId: undefined, depth: 0 });
+    self = supervised;
 
     // Finalize, as Codex does: the first event must be session_configured with the initial id "". A
     // conversation that fails here is never registered, and its thread is released.
@@ -199,17 +252,115 @@ export class ConversationManager {
     return { conversationId, conversation, sessionConfigured: first.msg };
   }
 
+  /** Starts a sub-agent for `parent`: its client port goes to the parent's worker, its supervision port stays here. */
+  private spawnChild(parent: Supervised, request: ChildSpawnRequest): { conversationId: string; rolloutPath: string; port: MessagePort } {
+    const root = this.rootOf(parent);
+    const maxDepth = root.config.maxSubagentDepth ?? DEFAULT_MAX_SUBAGENT_DEPTH;
+    const maxSubagents = root.config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS;
+    const depth = parent.depth + 1;
+    if (depth > maxDepth) throw new SubagentDepthError(maxDepth);
+    const liveSubagents = [...this.supervised.values()].filter((entry) => entry.depth > 0 && !entry.lifecycle.isEnded).length;
+    if (liveSubagents >= maxSubagents) throw new SubagentLimitError(maxSubagents);
+    this.checkCapacity();
+
+    const config: ConversationConfig = { ...parent.config, ...request.overrides };
+    const initialHistory = request.initialHistory ?? { type: "new" };
+    const { conversationId, rolloutPath } = this.identify(config, initialHistory);
+    const client = new MessageChannel();
+    const supervision = new MessageChannel();
+    const abort = new AbortController();
+    const init: SessionInit = {
+      conversationId,
+      rolloutPath,
+      config,
+      initialHistory,
+      source: request.source,
+      parentId: parent.conversationId,
+      depth,
+    };
+    const payload: ConversationTask = { port: client.port2, supervisorPort: supervision.port2, init };
+    const task = this.pool.run(payload, { transferList: [client.port2, supervision.port2], signal: abort.signal });
+    let self: Supervised | undefined;
+    const lifecycle = new ChildLifecycle({
+      conversationId,
+      rolloutPath,
+      port: supervision.port1,
+      task,
+      kill: () => abort.abort(),
+      onControl: (message) => self && this.onControl(self, message),
+    });
+    self = this.supervise(lifecycle, { config, rolloutPath, parentId: parent.conversationId, depth });
+    parent.children.add(conversationId);
+    void lifecycle.ended.then((end) => {
+      parent.children.delete(conversationId);
+      if (!parent.lifecycle.isEnded) {
+        parent.lifecycle.sendControl({
+          type: "llmx/child-ended",
+          conversationId,
+          ...(end.ok ? {} : { error: serializeError(end.error) }),
+        });
+      }
+    });
+    return { conversationId, rolloutPath, port: client.port1 };
+  }
+
+  private onControl(owner: Supervised, message: FromWorker): void {
+    switch (message.type) {
+      case "llmx/configured":
+        owner.actor.send({ type: "session.configured" });
+        break;
+      case "llmx/spawn-child": {
+        const { requestId } = message;
+        try {
+          if (this.closed) throw new LlmxError("the conversation manager is shut down");
+          const child = this.spawnChild(owner, message.request);
+          owner.lifecycle.sendControl({ type: "llmx/child-spawned", requestId, ...child }, [child.port]);
+        } catch (error) {
+          owner.lifecycle.sendControl({ type: "llmx/child-spawn-failed", requestId, error: serializeError(error) });
+        }
+        break;
+      }
+      case "llmx/stop-child":
+        if (owner.children.has(message.conversationId)) {
+          this.supervised.get(message.conversationId)?.lifecycle.terminate();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private checkCapacity(): void {
+    if (this.closed) throw new LlmxError("the conversation manager is shut down");
+    if (this.running.size >= this.capacity) throw new CapacityError(this.capacity);
+  }
+
+  private rootOf(entry: Supervised): Supervised {
+    let current = entry;
+    while (current.parentId !== undefined) {
+      const parent = this.supervised.get(current.parentId);
+      if (parent === undefined) break;
+      current = parent;
+    }
+    return current;
+  }
+
   private identify(config: ConversationConfig, history: InitialHistory): { conversationId: string; rolloutPath: string } {
     if (history.type === "resumed") return { conversationId: history.conversationId, rolloutPath: history.rolloutPath };
     const conversationId = this.ids.conversationId();
     return { conversationId, rolloutPath: rolloutPathFor(config.home, conversationId, this.clock.now()) };
   }
 
-  private supervise(conversation: Conversation, rolloutPath: string, parentId?: string): Supervised {
+  private supervise(
+    lifecycle: Lifecycle,
+    where: { config: ConversationConfig; rolloutPath: string; parentId: string | undefined; depth: number },
+  ): Supervised {
+    const { conversationId } = lifecycle;
+    this.running.add(lifecycle);
     const worker = fromCallback<ConversationMachineEvent, WorkerActorInput>(({ sendBack }) => {
       let watching = true;
-      void conversation.ready.then(() => watching && sendBack({ type: "worker.ready" }));
-      void conversation.ended.then((end) => {
+      void lifecycle.ready.then(() => watching && sendBack({ type: "worker.ready" }));
+      void lifecycle.ended.then((end) => {
         if (!watching) return;
         sendBack(end.ok ? { type: "worker.exited" } : { type: "worker.failed", error: end.error });
       });
@@ -218,30 +369,24 @@ export class ConversationManager {
       };
     });
     const actor = createActor(conversationMachine.provide({ actors: { worker } }), {
-      input: { conversationId: conversation.conversationId, rolloutPath, parentId },
+      input: { conversationId, rolloutPath: where.rolloutPath, parentId: where.parentId },
     });
     let previous: ConversationState | undefined;
     actor.subscribe((snapshot) => {
       const state = conversationState(snapshot.value);
       if (state === previous) return;
-      const change: StateChange = { conversationId: conversation.conversationId, state, previous, cause: snapshot.context.cause };
+      const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
       previous = state;
       for (const listener of this.listeners) listener(change);
     });
     actor.start();
-    return {
-      actor,
-      conversation,
-      info: () => {
-        const snapshot = actor.getSnapshot();
-        return {
-          conversationId: conversation.conversationId,
-          state: conversationState(snapshot.value),
-          parentId,
-          rolloutPath,
-          cause: snapshot.context.cause,
-        };
-      },
-    };
+    const supervised: Supervised = { conversationId, actor, lifecycle, ...where, children: new Set() };
+    void lifecycle.ended.then(() => {
+      this.running.delete(lifecycle);
+      // Stopping a conversation stops everything it delegated to.
+      for (const childId of supervised.children) void this.supervised.get(childId)?.lifecycle.shutdown({ timeoutMs: 2_000 });
+    });
+    this.supervised.set(conversationId, supervised);
+    return supervised;
   }
 }

@@ -28,6 +28,10 @@ export function decideReply(turn: MockTurn, replyNumber: number): MockReply {
     return { kind: "text", text: `Tool said: ${lines.at(-1)?.trim() ?? ""}` };
   }
   const said = turn.lastUserText;
+  const delegated = /DELEGATE:([^\r\n]*)/.exec(said);
+  if (delegated) {
+    return { kind: "call", name: "delegate", arguments: JSON.stringify({ prompt: delegated[1]?.trim() || "say hello" }) };
+  }
   if (said.includes("RUNSHELL")) {
     const command = /RUNSHELL:([^\r\n]*)/.exec(said)?.[1]?.trim() || "echo hi";
     return { kind: "call", name: "shell", arguments: JSON.stringify({ command: ["bash", "-lc", command] }) };

@@ -82,12 +82,15 @@ export const KnownEventMsg = z.discriminatedUnion("type", [
     cwd: z.string(),
     reason: z.string().optional(),
     parsed_cmd: z.array(z.unknown()),
+    /** llmx: when a sub-agent asks, the conversation ids from this conversation down to the one asking. */
+    conversation_path: z.array(z.string()).optional(),
   }),
   ev("apply_patch_approval_request", {
     call_id: z.string(),
     changes: z.record(z.string(), z.unknown()),
     reason: z.string().optional(),
     grant_root: z.string().optional(),
+    conversation_path: z.array(z.string()).optional(),
   }),
   ev("deprecation_notice", { summary: z.string(), details: z.string().optional() }),
   ev("background_event", { message: z.string() }),

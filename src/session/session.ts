@@ -30,6 +30,7 @@ import { ConversationHistory } from "./history.js";
 import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
 import { applyOverrides, settingsFromConfig, type TurnSettings } from "./settings.js";
 import { runTurn } from "./turn.js";
+import type { SupervisorLink } from "./worker-task.js";
 
 /** Everything a worker needs to start a session. Plain data: it is cloned into the worker thread. */
 export type SessionInit = {
@@ -38,6 +39,9 @@ export type SessionInit = {
   config: ConversationConfig;
   initialHistory: InitialHistory;
   source: SessionSource;
+  /** Set for sub-agents: the conversation that delegated to this one, and how deep it is (root = 0). */
+  parentId?: string;
+  depth?: number;
 };
 
 export type SessionIo = {
@@ -45,6 +49,10 @@ export type SessionIo = {
   deliver(event: Event): void;
   /** One submission was taken off the queue (frees one slot of the bounded submission queue). */
   acknowledge(): void;
+  /** Called once session_configured has been sent. */
+  configured?(): void;
+  /** How to start sub-agents; without it the session cannot delegate. */
+  supervisor?: SupervisorLink;
 };
 
 export type SessionDeps = {
@@ -120,6 +128,8 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     configured.initial_messages = initialMessages(start.type === "resumed" ? start.history : start.items);
   }
   sink.emit("", configured);
+  await sink.flushed();
+  io.configured?.();
 
   const usage: { total: TokenUsage | undefined } = { total: undefined };
   let lastTurnEnv: EnvironmentContext = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
@@ -157,6 +167,8 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
         usage,
         approvals,
         approvedForSession,
+        depth: init.depth ?? 0,
+        supervisor: io.supervisor,
       },
       controller.signal,
     )
@@ -252,6 +264,10 @@ async function openRecorder(
     source: init.source,
     model_provider: init.config.modelProvider,
   };
+  if (init.parentId !== undefined) {
+    meta.parent_id = init.parentId;
+    meta.depth = init.depth ?? 1;
+  }
   if (init.config.baseInstructions !== undefined) meta.base_instructions = { text: init.config.baseInstructions };
   return RolloutRecorder.create({ path: init.rolloutPath, meta, clock });
 }

@@ -14,8 +14,11 @@ import {
   parsedCommand,
   runShellCommand,
 } from "../tools/index.js";
+import { z } from "zod";
+import { runOneShot } from "../delegate/delegate.js";
 import type { PendingApprovals } from "./approvals.js";
 import type { TurnSettings } from "./settings.js";
+import type { SupervisorLink } from "./worker-task.js";
 
 export type ToolCallContext = {
   subId: string;
@@ -25,7 +28,14 @@ export type ToolCallContext = {
   /** Commands (JSON of their argv) the user approved for the rest of the session. */
   approvedForSession: Set<string>;
   signal: AbortSignal;
+  conversationId: string;
+  /** How deep this conversation is among sub-agents (0 for a conversation a client started). */
+  depth: number;
+  /** Present when this conversation may delegate to sub-agents. */
+  supervisor?: SupervisorLink | undefined;
 };
+
+const DelegateArgs = z.object({ prompt: z.string().min(1) });
 
 export const REJECTED_BY_USER = "exec command rejected by user";
 
@@ -41,8 +51,42 @@ export async function handleToolCall(call: FunctionCallItem, ctx: ToolCallContex
       ctx.emit({ type: "plan_update", ...plan.update });
       return output("Plan updated");
     }
+    case "delegate":
+      return output(await delegate(call, ctx));
     default:
       return output(`unsupported call: ${call.name}`);
+  }
+}
+
+async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<string> {
+  if (ctx.supervisor === undefined) return "delegation is not available in this conversation";
+  let args: z.infer<typeof DelegateArgs>;
+  try {
+    args = DelegateArgs.parse(JSON.parse(call.arguments));
+  } catch (error) {
+    return `failed to parse function arguments: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  try {
+    const result = await runOneShot(
+      {
+        selfId: ctx.conversationId,
+        subId: ctx.subId,
+        supervisor: ctx.supervisor,
+        approvals: ctx.approvals,
+        emit: ctx.emit,
+        signal: ctx.signal,
+      },
+      { source: { subagent: { thread_spawn: { parent_thread_id: ctx.conversationId, depth: ctx.depth + 1 } } } },
+      [{ type: "text", text: args.prompt }],
+    );
+    if (result.aborted) return `sub-agent ${result.conversationId} was interrupted before it finished`;
+    return result.lastAgentMessage ?? `sub-agent ${result.conversationId} finished without an answer`;
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    const message = error instanceof Error ? error.message : String(error);
+    // The parent's turn goes on: its client hears of the failure, its model gets it as the tool's output.
+    ctx.emit({ type: "error", message: `sub-agent failed: ${message}` });
+    return `sub-agent failed: ${message}`;
   }
 }
 

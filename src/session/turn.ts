@@ -12,10 +12,11 @@ import type {
 import { userInputToMessage } from "../protocol/index.js";
 import type { ModelClient, ModelRequest } from "../model/types.js";
 import { isFunctionCall } from "../model/types.js";
-import { SHELL_TOOL, UPDATE_PLAN_TOOL } from "../tools/index.js";
+import { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL } from "../tools/index.js";
 import type { PendingApprovals } from "./approvals.js";
 import type { ConversationHistory } from "./history.js";
 import { handleToolCall } from "./tool-calls.js";
+import type { SupervisorLink } from "./worker-task.js";
 import type { TurnSettings } from "./settings.js";
 import { turnContextItem } from "./settings.js";
 
@@ -36,6 +37,8 @@ export type TurnDeps = {
   usage: { total: TokenUsage | undefined };
   approvals: PendingApprovals;
   approvedForSession: Set<string>;
+  depth: number;
+  supervisor?: SupervisorLink | undefined;
 };
 
 export async function runTurn(
@@ -62,7 +65,7 @@ export async function runTurn(
         reasoningEffort: settings.effort,
         instructions: deps.baseInstructions,
         input: deps.history.forPrompt(),
-        tools: [SHELL_TOOL, UPDATE_PLAN_TOOL],
+        tools: deps.supervisor ? [SHELL_TOOL, UPDATE_PLAN_TOOL, DELEGATE_TOOL] : [SHELL_TOOL, UPDATE_PLAN_TOOL],
       };
       const response = await streamResponse(request, subId, deps, signal);
       lastAgentMessage = response.lastAgentMessage;
@@ -77,6 +80,9 @@ export async function runTurn(
           approvals: deps.approvals,
           approvedForSession: deps.approvedForSession,
           signal,
+          conversationId: deps.conversationId,
+          depth: deps.depth,
+          supervisor: deps.supervisor,
         });
         signal.throwIfAborted();
         recordItems([output], deps);

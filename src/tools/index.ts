@@ -1,5 +1,5 @@
 // The model's tools: their specs, argument parsing, running shell commands, and the approval rules.
-export { SHELL_TOOL, UPDATE_PLAN_TOOL, PLAN_STEP_STATUSES } from "./specs.js";
+export { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL, PLAN_STEP_STATUSES } from "./specs.js";
 export type { ToolArgumentError } from "./arguments.js";
 export {
   DEFAULT_SHELL_TIMEOUT_MS,

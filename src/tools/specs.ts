@@ -57,3 +57,19 @@ export const UPDATE_PLAN_TOOL: ToolSpec = {
     additionalProperties: false,
   },
 };
+
+/** Agent as a tool: a one-shot sub-agent does the work and its last message is the output. */
+export const DELEGATE_TOOL: ToolSpec = {
+  type: "function",
+  name: "delegate",
+  description:
+    "Hands a self-contained task to a sub-agent that works in the same workspace with the same tools, and returns its final answer. Use it for work that can be described completely in one prompt.",
+  parameters: {
+    type: "object",
+    properties: {
+      prompt: { type: "string", description: "The complete task for the sub-agent, with everything it needs to know." },
+    },
+    required: ["prompt"],
+    additionalProperties: false,
+  },
+};
