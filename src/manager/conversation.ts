@@ -217,6 +217,8 @@ export class Conversation {
 
   private finish(end: ConversationEnd): ConversationEnd {
     this.endResult = end;
+    // Nobody is waiting for these answers any more.
+    this.pendingApprovals.length = 0;
     if (!end.ok) {
       this.eventQueue.push({ id: this.lastEventId, msg: { type: "error", message: end.error.message } });
     }

@@ -190,6 +190,16 @@ export class ConversationManager {
     );
   }
 
+  /**
+   * Hard-stops the worker of any supervised conversation, sub-agents included (for one that hangs or misbehaves).
+   * Its machine goes to `failed` with reason `killed`; a sub-agent's parent sees it fail.
+   */
+  terminate(conversationId: string): void {
+    const entry = this.supervised.get(conversationId);
+    if (entry === undefined) throw new ConversationNotFoundError(conversationId);
+    entry.lifecycle.terminate();
+  }
+
   /** Every state change of every supervised conversation. Returns the unsubscribe function. */
   onStateChange(listener: (change: StateChange) => void): () => void {
     this.listeners.add(listener);

@@ -12,6 +12,12 @@ export class ConversationHistory {
     for (const item of items) if (item.type !== "other") this.items.push(item);
   }
 
+  /** Replaces everything (after a compaction). */
+  replace(items: readonly ResponseItem[]): void {
+    this.items.length = 0;
+    this.record(items);
+  }
+
   contents(): readonly ResponseItem[] {
     return this.items;
   }

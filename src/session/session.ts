@@ -28,8 +28,11 @@ import { BASE_INSTRUCTIONS } from "./prompt.js";
 import { createEventSink, type EventSink } from "./event-sink.js";
 import { ConversationHistory } from "./history.js";
 import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
-import { applyOverrides, settingsFromConfig, type TurnSettings } from "./settings.js";
-import { runTurn } from "./turn.js";
+import { applyOverrides, settingsFromConfig, turnContextItem, type TurnSettings } from "./settings.js";
+import { runTurn, type TurnDeps } from "./turn.js";
+import type { DelegateContext } from "../delegate/delegate.js";
+import { COMPACT_COMPLETED, COMPACT_WARNING, SUMMARIZATION_PROMPT, runCompaction } from "../delegate/compact.js";
+import { reviewNote, runReview } from "../delegate/review.js";
 import type { SupervisorLink } from "./worker-task.js";
 
 /** Everything a worker needs to start a session. Plain data: it is cloned into the worker thread. */
@@ -76,6 +79,8 @@ type RunningTask = {
   done: Promise<void>;
   pendingInput: ResponseItem[];
   finishing: boolean;
+  /** Runs when the task is aborted, before `turn_aborted` (the review task closes review mode here). */
+  onAbort?: (() => void) | undefined;
 };
 
 export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<void> {
@@ -137,48 +142,102 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   const approvals = new PendingApprovals();
   const approvedForSession = new Set<string>();
 
-  const startTask = (subId: string, items: OpOf<"user_input">["items"]): void => {
-    recordEnvironmentChange(settings, lastTurnEnv, history, sink);
-    lastTurnEnv = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
+  /** Runs `body` as the session's one task, in the background, with everything a turn needs. */
+  const startTask = (
+    subId: string,
+    body: (deps: TurnDeps, signal: AbortSignal) => Promise<void>,
+    onAbort?: () => void,
+  ): void => {
     const controller = new AbortController();
-    const task: RunningTask = { subId, controller, done: Promise.resolve(), pendingInput: [], finishing: false };
+    const task: RunningTask = { subId, controller, done: Promise.resolve(), pendingInput: [], finishing: false, onAbort };
     const emit = (msg: EventMsg): void => {
       if (!controller.signal.aborted) sink.emit(subId, msg);
     };
-    task.done = runTurn(
-      subId,
-      items,
-      settings,
-      {
-        conversationId,
-        model,
-        history,
-        baseInstructions: config.baseInstructions ?? BASE_INSTRUCTIONS,
-        newItemId: () => deps.ids.itemId(),
-        emit,
-        record: (rolloutItems) => {
-          if (!controller.signal.aborted) sink.record(rolloutItems);
-        },
-        takePendingInput: () => task.pendingInput.splice(0),
-        hasPendingInput: () => task.pendingInput.length > 0,
-        markFinishing: () => {
-          task.finishing = true;
-        },
-        usage,
-        approvals,
-        approvedForSession,
-        depth: init.depth ?? 0,
-        supervisor: io.supervisor,
+    const turnDeps: TurnDeps = {
+      conversationId,
+      model,
+      history,
+      baseInstructions: config.baseInstructions ?? BASE_INSTRUCTIONS,
+      newItemId: () => deps.ids.itemId(),
+      emit,
+      record: (rolloutItems) => {
+        if (!controller.signal.aborted) sink.record(rolloutItems);
       },
-      controller.signal,
-    )
+      takePendingInput: () => task.pendingInput.splice(0),
+      hasPendingInput: () => task.pendingInput.length > 0,
+      markFinishing: () => {
+        task.finishing = true;
+      },
+      usage,
+      approvals,
+      approvedForSession,
+      depth: init.depth ?? 0,
+      supervisor: io.supervisor,
+    };
+    task.done = body(turnDeps, controller.signal)
       .catch((error: unknown) => {
-        if (!controller.signal.aborted) sink.emit(subId, { type: "error", message: String(error) });
+        if (controller.signal.aborted) return;
+        sink.emit(subId, { type: "error", message: error instanceof Error ? error.message : String(error) });
+        task.finishing = true;
+        sink.emit(subId, { type: "task_complete", last_agent_message: null });
       })
       .finally(() => {
         if (running === task) running = undefined;
       });
     running = task;
+  };
+
+  const startTurn = (subId: string, items: OpOf<"user_input">["items"]): void => {
+    recordEnvironmentChange(settings, lastTurnEnv, history, sink);
+    lastTurnEnv = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
+    const turnSettings = settings;
+    startTask(subId, (turnDeps, signal) => runTurn(subId, items, turnSettings, turnDeps, signal));
+  };
+
+  const delegateContext = (subId: string, turnDeps: TurnDeps, signal: AbortSignal): DelegateContext => {
+    if (io.supervisor === undefined) throw new Error("this conversation cannot start sub-agents");
+    return { selfId: conversationId, subId, supervisor: io.supervisor, approvals, emit: turnDeps.emit, signal };
+  };
+
+  const startReview = (subId: string, request: OpOf<"review">["review_request"]): void => {
+    const recordNote = (note: ResponseItem): void => {
+      history.record([note]);
+      sink.record([{ type: "response_item", payload: note }]);
+    };
+    startTask(
+      subId,
+      async (turnDeps, signal) => {
+        turnDeps.emit({ type: "task_started", model_context_window: model.contextWindow(settings.model) });
+        await runReview(request, { delegate: delegateContext(subId, turnDeps, signal), emit: turnDeps.emit, recordNote });
+        turnDeps.markFinishing();
+        turnDeps.emit({ type: "task_complete", last_agent_message: null });
+      },
+      () => {
+        recordNote(reviewNote(undefined));
+        sink.emit(subId, { type: "exited_review_mode", review_output: null });
+      },
+    );
+  };
+
+  const startCompaction = (subId: string): void => {
+    startTask(subId, async (turnDeps, signal) => {
+      turnDeps.emit({ type: "task_started", model_context_window: model.contextWindow(settings.model) });
+      turnDeps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
+      await runCompaction({
+        delegate: delegateContext(subId, turnDeps, signal),
+        history: () => history.contents(),
+        applyCompaction: (summary) => {
+          const compacted: RolloutItem = { type: "compacted", payload: { message: summary } };
+          const items: RolloutItem[] = history.contents().map((payload) => ({ type: "response_item", payload }));
+          history.replace(reconstructHistory([...items, compacted], initialContext));
+          turnDeps.record([compacted]);
+        },
+      });
+      turnDeps.emit({ type: "agent_message", message: COMPACT_COMPLETED });
+      turnDeps.emit({ type: "warning", message: COMPACT_WARNING });
+      turnDeps.markFinishing();
+      turnDeps.emit({ type: "task_complete", last_agent_message: null });
+    });
   };
 
   const abortRunning = async (reason: "interrupted" | "replaced"): Promise<void> => {
@@ -187,6 +246,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     running = undefined;
     task.controller.abort();
     await Promise.race([task.done, sleep(ABORT_GRACE_MS)]);
+    task.onAbort?.();
     sink.emit(task.subId, { type: "turn_aborted", reason });
   };
 
@@ -204,7 +264,19 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       case "user_turn":
         if (op.type === "user_turn") settings = applyOverrides(settings, op);
         if (running && !running.finishing) running.pendingInput.push(userInputToMessage(op.items));
-        else startTask(id, op.items);
+        else startTurn(id, op.items);
+        break;
+      case "review":
+        await abortRunning("replaced");
+        startReview(id, op.review_request);
+        break;
+      case "compact":
+        // Like Codex: while a task runs, the summarization request joins it as input instead.
+        if (running && !running.finishing) {
+          running.pendingInput.push(userInputToMessage([{ type: "text", text: SUMMARIZATION_PROMPT }]));
+        } else {
+          startCompaction(id);
+        }
         break;
       case "override_turn_context":
         settings = applyOverrides(settings, op);

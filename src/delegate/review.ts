@@ -1,0 +1,111 @@
+// The `review` op, run as Codex runs it: a one-shot sub-agent with the review rubric as its instructions. Its
+// events are shown under the review's id (its agent messages held back one step, so the final JSON verdict is
+// not shown twice); its last message is parsed as the review; a `<user_action>` note records the outcome.
+import { z } from "zod";
+import type { EventMsg, MessageItem, ReviewRequest } from "../protocol/index.js";
+import { runOneShot, type DelegateContext } from "./delegate.js";
+
+export const REVIEW_PROMPT = `You are reviewing a change on behalf of the user. Look for bugs that matter: wrong behaviour, missed
+edge cases, broken error handling, security or data-loss risks, and changes that do not do what they claim.
+Report only findings you can point to; skip style preferences.
+
+Reply with one JSON object and nothing else:
+{"findings": [{"title": "...", "body": "...", "confidence_score": 0.0-1.0, "priority": 0-3,
+  "code_location": {"absolute_file_path": "...", "line_range": {"start": 1, "end": 1}}}],
+ "overall_correctness": "patch is correct" | "patch is incorrect",
+ "overall_explanation": "...", "overall_confidence_score": 0.0-1.0}`;
+
+const ReviewFinding = z.looseObject({
+  title: z.string(),
+  body: z.string(),
+  confidence_score: z.number(),
+  priority: z.number(),
+  code_location: z.looseObject({
+    absolute_file_path: z.string(),
+    line_range: z.object({ start: z.number(), end: z.number() }),
+  }),
+});
+
+export const ReviewOutputEvent = z.looseObject({
+  findings: z.array(ReviewFinding).default([]),
+  overall_correctness: z.string().default(""),
+  overall_explanation: z.string().default(""),
+  overall_confidence_score: z.number().default(0),
+});
+export type ReviewOutputEvent = z.infer<typeof ReviewOutputEvent>;
+
+/** The whole text as JSON, else the span from the first `{` to the last `}`, else the text as the explanation. */
+export function parseReviewOutput(text: string): ReviewOutputEvent {
+  const candidates = [text, text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)];
+  for (const candidate of candidates) {
+    try {
+      const parsed = ReviewOutputEvent.safeParse(JSON.parse(candidate));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return { findings: [], overall_correctness: "", overall_explanation: text, overall_confidence_score: 0 };
+}
+
+export function reviewNote(output: ReviewOutputEvent | undefined): MessageItem {
+  const lines = ["<user_action>"];
+  if (output === undefined) {
+    lines.push(
+      "  <context>The user started a review, but it was interrupted before it finished. If they ask about it, suggest running it again.</context>",
+      "  <action>review</action>",
+    );
+  } else {
+    lines.push(
+      "  <context>The user ran a review. Below is what the reviewer reported; the user may ask you to address some of it.</context>",
+      "  <action>review</action>",
+      "  <results>",
+      output.overall_explanation,
+      ...output.findings.map(
+        (finding) =>
+          `- ${finding.title} (${finding.code_location.absolute_file_path}:${finding.code_location.line_range.start}-${finding.code_location.line_range.end})\n  ${finding.body}`,
+      ),
+      "  </results>",
+    );
+  }
+  lines.push("</user_action>");
+  return { type: "message", role: "user", content: [{ type: "input_text", text: lines.join("\n") }] };
+}
+
+export type ReviewTaskDeps = {
+  delegate: DelegateContext;
+  emit(msg: EventMsg): void;
+  recordNote(note: MessageItem): void;
+};
+
+/** Runs the review; resolves once `exited_review_mode` has been emitted (the caller then completes the task). */
+export async function runReview(request: ReviewRequest, deps: ReviewTaskDeps): Promise<void> {
+  const entered: EventMsg = { type: "entered_review_mode", prompt: request.prompt };
+  if (request.user_facing_hint !== undefined) entered.user_facing_hint = request.user_facing_hint;
+  deps.emit(entered);
+
+  let heldBack: EventMsg | undefined;
+  const result = await runOneShot(
+    deps.delegate,
+    {
+      source: { subagent: "review" },
+      overrides: { baseInstructions: REVIEW_PROMPT, userInstructions: undefined, developerInstructions: undefined },
+    },
+    [{ type: "text", text: request.prompt }],
+    (event) => {
+      const msg = event.msg;
+      if (msg.type === "task_complete" || msg.type === "turn_aborted") return;
+      if (msg.type === "agent_message_content_delta") return;
+      if (msg.type === "item_completed" && "AgentMessage" in msg.item) return;
+      if (msg.type === "agent_message") {
+        if (heldBack) deps.emit(heldBack);
+        heldBack = msg;
+        return;
+      }
+      deps.emit(msg);
+    },
+  );
+  const output = result.aborted || result.lastAgentMessage === null ? undefined : parseReviewOutput(result.lastAgentMessage);
+  deps.recordNote(reviewNote(output));
+  deps.emit({ type: "exited_review_mode", review_output: output ?? null });
+}
