@@ -38,6 +38,10 @@ const ConfigToml = z.looseObject({
   developer_instructions: z.string().optional(),
   sandbox_workspace_write: z.looseObject({ network_access: z.boolean().optional() }).optional(),
   model_providers: z.record(z.string(), ProviderTable).optional(),
+  /** Sub-agent limits: how deep they may nest, how many may run at once. */
+  agents: z
+    .looseObject({ max_depth: z.number().int().nonnegative().optional(), max_threads: z.number().int().positive().optional() })
+    .optional(),
 });
 export type ConfigToml = z.infer<typeof ConfigToml>;
 
@@ -139,6 +143,8 @@ export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { h
     ...(toml.model_reasoning_effort ? { reasoningEffort: toml.model_reasoning_effort } : {}),
     ...(toml.instructions ? { userInstructions: toml.instructions } : {}),
     ...(toml.developer_instructions ? { developerInstructions: toml.developer_instructions } : {}),
+    ...(toml.agents?.max_depth !== undefined ? { maxSubagentDepth: toml.agents.max_depth } : {}),
+    ...(toml.agents?.max_threads !== undefined ? { maxSubagents: toml.agents.max_threads } : {}),
   });
 }
 

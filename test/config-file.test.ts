@@ -87,6 +87,11 @@ http_headers = { "X-Team" = "llmx" }
     expect((error as Error).message).toMatch(message);
   });
 
+  it("reads the sub-agent limits from [agents]", async () => {
+    const home = await homeWith(`[agents]\nmax_depth = 2\nmax_threads = 4\n`);
+    expect(await loadConfig({ home })).toMatchObject({ maxSubagentDepth: 2, maxSubagents: 4 });
+  });
+
   it("keeps keys it does not know (config files written for Codex load)", () => {
     expect(parseConfigToml(`model = "x"\n[features]\nweb_search = true\n`)).toMatchObject({ model: "x" });
   });

@@ -4,11 +4,12 @@
 import type { MessagePort, TransferListItem } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
+import type {
+  WorkerCrashedError} from "../errors.js";
 import {
   InternalAgentDiedError,
   InvalidOpError,
   UnknownApprovalError,
-  WorkerCrashedError,
   deserializeError,
   type SerializedError,
 } from "../errors.js";

@@ -229,17 +229,18 @@ export class ConversationManager {
     const abort = new AbortController();
     const payload: ConversationTask = { port: port2, init };
     const task = this.pool.run(payload, { transferList: [port2], signal: abort.signal });
-    let self: Supervised | undefined;
+    // The worker may ask for a sub-agent as soon as it runs; its supervision entry is filled in just below.
+    const owner: { entry?: Supervised } = {};
     const conversation = new Conversation({
       conversationId,
       rolloutPath,
       port: port1,
       task,
       kill: () => abort.abort(),
-      onControl: (message) => self && this.onControl(self, message),
+      onControl: (message) => owner.entry && this.onControl(owner.entry, message),
     });
     const supervised = this.supervise(conversation, { config, rolloutPath, parentId: undefined, depth: 0 });
-    self = supervised;
+    owner.entry = supervised;
 
     // Finalize, as Codex does: the first event must be session_configured with the initial id "". A
     // conversation that fails here is never registered, and its thread is released.
@@ -290,16 +291,16 @@ export class ConversationManager {
     };
     const payload: ConversationTask = { port: client.port2, supervisorPort: supervision.port2, init };
     const task = this.pool.run(payload, { transferList: [client.port2, supervision.port2], signal: abort.signal });
-    let self: Supervised | undefined;
+    const owner: { entry?: Supervised } = {};
     const lifecycle = new ChildLifecycle({
       conversationId,
       rolloutPath,
       port: supervision.port1,
       task,
       kill: () => abort.abort(),
-      onControl: (message) => self && this.onControl(self, message),
+      onControl: (message) => owner.entry && this.onControl(owner.entry, message),
     });
-    self = this.supervise(lifecycle, { config, rolloutPath, parentId: parent.conversationId, depth });
+    owner.entry = this.supervise(lifecycle, { config, rolloutPath, parentId: parent.conversationId, depth });
     parent.children.add(conversationId);
     void lifecycle.ended.then((end) => {
       parent.children.delete(conversationId);

@@ -1,0 +1,272 @@
+// Sub-agents across real worker threads, against the mock model over HTTP: a chain root -> child -> grandchild
+// with approvals routed to the root's client, cancellation through every level, crashes, limits, review and
+// compact, and sub-agent rollouts that stand on their own.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DelegateClosedError,
+  OneShotDelegate,
+  readRolloutHistory,
+  type Conversation,
+  type ConversationConfig,
+  type ConversationManager,
+  type Delegate,
+  type Event,
+  type ReviewDecision,
+} from "../src/index.js";
+import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
+import { readTurn, testConfig, textInput, types, useRuntime } from "./helpers.js";
+
+const runtime = useRuntime();
+let server: MockModelServer;
+
+beforeAll(async () => {
+  server = await startMockModelServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function mockConfig(home: string, overrides: Partial<ConversationConfig> = {}): ConversationConfig {
+  return testConfig(home, {
+    model: "mock-model",
+    modelProvider: "mock",
+    provider: {
+      id: "mock",
+      name: "Mock",
+      baseUrl: server.url,
+      wireApi: "responses",
+      requestMaxRetries: 1,
+      streamMaxRetries: 1,
+      streamIdleTimeoutMs: 10_000,
+    },
+    ...overrides,
+  });
+}
+
+async function start(overrides: Partial<ConversationConfig> = {}) {
+  const home = await runtime.home();
+  const manager = runtime.manager({ maxConversations: 8 });
+  const started = await manager.newConversation(mockConfig(home, overrides));
+  return { home, manager, ...started };
+}
+
+/** Reads a turn to its end, answering approval requests with `decide`. */
+async function turn(conversation: Conversation, prompt: string, decide: (event: Event) => ReviewDecision = () => "denied") {
+  const turnId = await conversation.submit(textInput(prompt));
+  const events: Event[] = [];
+  for (;;) {
+    const event = await conversation.nextEvent();
+    events.push(event);
+    if (event.msg.type === "exec_approval_request") {
+      await conversation.submit({ type: "exec_approval", id: event.id, decision: decide(event) });
+    }
+    if (event.id === turnId && (event.msg.type === "task_complete" || event.msg.type === "turn_aborted")) return events;
+  }
+}
+
+const lastReply = (events: readonly Event[]) => (events.at(-1)?.msg as { last_agent_message?: string | null }).last_agent_message;
+
+/** The manager's tree as [depth, parent's position in the list or -1] pairs, in spawn order. */
+function tree(manager: ConversationManager) {
+  const list = manager.list();
+  return list.map((entry) => [entry.depth, list.findIndex((other) => other.conversationId === entry.parentId)]);
+}
+
+async function persistedEvents(rolloutPath: string): Promise<string[]> {
+  const { items } = await readRolloutHistory(rolloutPath);
+  return items.flatMap((item) => (item.type === "event_msg" ? [item.payload.type] : []));
+}
+
+describe("a grandchild's shell call that needs approval", () => {
+  const CHAIN = "DELEGATE: DELEGATE: RUNSHELL: touch deep.txt && echo deep";
+
+  it("reaches the root client once, with the path root -> child -> grandchild; approved, it runs and the answer flows up", async () => {
+    const { home, manager, conversation, conversationId } = await start();
+    const requests: Event[] = [];
+    const pendingSeen: unknown[] = [];
+    const events = await turn(conversation, CHAIN, (event) => {
+      requests.push(event);
+      pendingSeen.push(manager.pendingApprovals());
+      return "approved";
+    });
+
+    const [child, grandchild] = manager.list().slice(1);
+    expect(tree(manager)).toEqual([
+      [0, -1],
+      [1, 0],
+      [2, 1],
+    ]);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.msg).toMatchObject({
+      type: "exec_approval_request",
+      command: ["bash", "-lc", "touch deep.txt && echo deep"],
+      conversation_path: [conversationId, child?.conversationId, grandchild?.conversationId],
+    });
+    expect(pendingSeen).toEqual([
+      [expect.objectContaining({ conversationId, eventId: requests[0]?.id, path: [conversationId, child?.conversationId, grandchild?.conversationId] })],
+    ]);
+    expect(existsSync(path.join(home, "deep.txt"))).toBe(true);
+    expect(lastReply(events)).toBe("Tool said: Tool said: Tool said: deep");
+    expect(manager.pendingApprovals()).toEqual([]);
+    await expect.poll(() => manager.liveConversations).toBe(1);
+  });
+
+  it("denied, nothing runs and the rejection flows up", async () => {
+    const { home, conversation } = await start();
+    const events = await turn(conversation, CHAIN, () => "denied");
+    expect(existsSync(path.join(home, "deep.txt"))).toBe(false);
+    expect(lastReply(events)).toBe("Tool said: Tool said: Tool said: exec command rejected by user");
+  });
+
+  it("aborted, nothing runs and every level's turn is aborted", async () => {
+    const { home, manager, conversation } = await start();
+    const events = await turn(conversation, CHAIN, () => "abort");
+    expect(events.at(-1)?.msg).toEqual({ type: "turn_aborted", reason: "interrupted" });
+    expect(existsSync(path.join(home, "deep.txt"))).toBe(false);
+    await expect.poll(() => manager.liveConversations).toBe(1);
+    for (const entry of manager.list().slice(1)) {
+      expect(await persistedEvents(entry.rolloutPath)).toContain("turn_aborted");
+    }
+    expect(manager.pendingApprovals()).toEqual([]);
+  });
+});
+
+describe("cancellation", () => {
+  it("interrupting the root while the grandchild streams aborts every level and leaves no worker running", async () => {
+    const { manager, conversation } = await start();
+    const turnId = await conversation.submit(textInput("DELEGATE: DELEGATE: MOCK_SLOW tell a long story"));
+    await expect.poll(() => manager.list().length, { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => manager.list()[2]?.state, { timeout: 10_000 }).toBe("active");
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the grandchild start streaming
+
+    await conversation.submit({ type: "interrupt" });
+    const rest = await readTurn(conversation, turnId);
+    expect(rest.at(-1)?.msg).toEqual({ type: "turn_aborted", reason: "interrupted" });
+    await expect.poll(() => manager.liveConversations, { timeout: 10_000 }).toBe(1);
+    for (const entry of manager.list().slice(1)) {
+      expect(entry.state).toBe("removed");
+      expect(await persistedEvents(entry.rolloutPath)).toContain("turn_aborted");
+    }
+    expect(manager.pendingApprovals()).toEqual([]);
+    expect(lastReply(await turn(conversation, "still here?"))).toMatch(/^Hello from mock/);
+  });
+
+  it("shutting the root down shuts its descendants down", async () => {
+    const { manager, conversation } = await start();
+    await conversation.submit(textInput("DELEGATE: DELEGATE: MOCK_SLOW tell a long story"));
+    await expect.poll(() => manager.list()[2]?.state, { timeout: 10_000 }).toBe("active");
+    await conversation.shutdown();
+    await expect.poll(() => manager.liveConversations, { timeout: 10_000 }).toBe(0);
+  });
+});
+
+describe("a child that dies mid-turn", () => {
+  it("reaches its parent as an error event, and the parent's turn completes", async () => {
+    const { manager, conversation } = await start();
+    const turnId = await conversation.submit(textInput("DELEGATE: MOCK_SLOW tell a long story"));
+    await expect.poll(() => manager.list()[1]?.state, { timeout: 10_000 }).toBe("active");
+    const child = manager.list()[1];
+    manager.terminate(child?.conversationId ?? "");
+
+    const events = await readTurn(conversation, turnId);
+    const error = events.find((event) => event.msg.type === "error")?.msg as { message: string };
+    expect(error.message).toMatch(/sub-agent failed: .*killed/);
+    expect(events.at(-1)?.msg.type).toBe("task_complete");
+    expect(lastReply(events)).toMatch(/^Tool said: sub-agent failed/);
+    expect(manager.list()[1]).toMatchObject({ state: "failed", cause: expect.objectContaining({ reason: "killed" }) });
+  });
+});
+
+describe("limits", () => {
+  it("a delegation deeper than allowed fails with a clear error the model sees", async () => {
+    const { manager, conversation } = await start({ maxSubagentDepth: 1 });
+    const events = await turn(conversation, "DELEGATE: DELEGATE: hello");
+    expect(lastReply(events)).toMatch(/^Tool said: Tool said: sub-agent failed: cannot start a sub-agent: sub-agents may nest at most 1 deep/);
+    expect(manager.list().map((entry) => entry.depth)).toEqual([0, 1]);
+  });
+
+  it("more live sub-agents than allowed fail with a clear error", async () => {
+    const { manager, conversation } = await start({ maxSubagents: 1 });
+    const events = await turn(conversation, "DELEGATE: DELEGATE: hello");
+    expect(lastReply(events)).toMatch(/sub-agent failed: cannot start a sub-agent: 1 are already running/);
+    expect(manager.list()).toHaveLength(2);
+  });
+});
+
+describe("one-shot delegates", () => {
+  it("refuse submissions with DelegateClosedError", async () => {
+    const oneShot = new OneShotDelegate({ conversationId: "01a20000-0000-7000-8000-000000000001" } as Delegate);
+    await expect(oneShot.submit({ type: "interrupt" })).rejects.toBeInstanceOf(DelegateClosedError);
+  });
+});
+
+describe("review", () => {
+  it("runs as a sub-agent: entered and exited review mode with the parsed output, and a <user_action> note recorded", async () => {
+    const { manager, conversation } = await start();
+    const id = await conversation.submit({
+      type: "review",
+      review_request: { prompt: "Review the change to the parser.", user_facing_hint: "parser change" },
+    });
+    const events = await readTurn(conversation, id);
+    expect(types(events)[0]).toBe("task_started");
+    expect(events[1]?.msg).toEqual({ type: "entered_review_mode", prompt: "Review the change to the parser.", user_facing_hint: "parser change" });
+    const exited = events.find((event) => event.msg.type === "exited_review_mode")?.msg as { review_output: { overall_explanation: string } };
+    expect(exited.review_output.overall_explanation).toMatch(/^Hello from mock, reply #\d+$/);
+    expect(types(events)).not.toContain("agent_message");
+    expect(events.at(-1)?.msg).toEqual({ type: "task_complete", last_agent_message: null });
+    expect(manager.list()[1]).toMatchObject({ depth: 1, state: "removed" });
+
+    await conversation.shutdown();
+    const { items } = await readRolloutHistory(conversation.rolloutPath);
+    const note = items.find((item) => item.type === "response_item" && item.payload.type === "message" && JSON.stringify(item.payload).includes("<user_action>"));
+    expect(note).toBeDefined();
+    const reviewMeta = (await readRolloutHistory(manager.list()[1]?.rolloutPath ?? "")).meta;
+    expect(reviewMeta.source).toEqual({ subagent: "review" });
+  });
+});
+
+describe("compact", () => {
+  it("summarises through a sub-agent, records a compacted line, and the history rebuilt on resume holds the summary", async () => {
+    const { home, manager, conversation } = await start();
+    await turn(conversation, "first question");
+    const compactId = await conversation.submit({ type: "compact" });
+    const events = await readTurn(conversation, compactId);
+    expect(types(events)).toEqual(["task_started", "agent_message", "warning", "task_complete"]);
+    await conversation.shutdown();
+
+    const { items } = await readRolloutHistory(conversation.rolloutPath);
+    const compacted = items.find((item) => item.type === "compacted");
+    expect(compacted?.payload).toEqual({ message: expect.stringMatching(/^Hello from mock, reply #\d+$/) });
+    expect((await readRolloutHistory(manager.list()[1]?.rolloutPath ?? "")).meta.source).toEqual({ subagent: "compact" });
+
+    const resumed = await manager.resumeConversationFromRollout(mockConfig(home), conversation.rolloutPath);
+    const before = server.requests.length;
+    await turn(resumed.conversation, "after resume");
+    const input = (server.requests[before]?.body as { input: { content: { text: string }[] }[] }).input;
+    const texts = input.map((item) => item.content[0]?.text ?? "");
+    expect(texts).toContain((compacted?.payload as { message: string }).message);
+    expect(texts).toContain("first question");
+    expect(texts.at(-1)).toBe("after resume");
+  });
+});
+
+describe("sub-agent rollouts", () => {
+  it("record their parent and depth, and resume on their own", async () => {
+    const { home, manager, conversation, conversationId } = await start();
+    await turn(conversation, "DELEGATE: say something");
+    const child = manager.list()[1];
+    const history = await readRolloutHistory(child?.rolloutPath ?? "");
+    expect(history.meta).toMatchObject({
+      parent_id: conversationId,
+      depth: 1,
+      source: { subagent: { thread_spawn: { parent_thread_id: conversationId, depth: 1 } } },
+    });
+
+    const resumed = await manager.resumeConversationFromRollout(mockConfig(home), child?.rolloutPath ?? "");
+    expect(resumed.conversationId).toBe(child?.conversationId);
+    expect(resumed.sessionConfigured.initial_messages?.map((msg) => msg.type)).toContain("user_message");
+    expect(lastReply(await turn(resumed.conversation, "and on your own?"))).toMatch(/^Hello from mock/);
+  });
+});
