@@ -3,80 +3,27 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   UnknownApprovalError,
   readRolloutHistory,
-  type AskForApproval,
-  type Conversation,
-  type ConversationConfig,
   type Event,
-  type ReviewDecision,
-  type SandboxPolicy,
-  type WireApi,
 } from "../src/index.js";
-import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
-import { readTurn, testConfig, textInput, types, useRuntime } from "./helpers.js";
+import { answeredTurn, lastReply, readTurn, textInput, types, useMockModel, useRuntime } from "./helpers.js";
 
 const runtime = useRuntime();
-let server: MockModelServer;
+const mock = useMockModel();
 
-beforeAll(async () => {
-  server = await startMockModelServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-
-function mockConfig(
-  home: string,
-  options: { approvalPolicy?: AskForApproval; sandboxPolicy?: SandboxPolicy; wireApi?: WireApi } = {},
-): ConversationConfig {
-  return testConfig(home, {
-    model: "mock-model",
-    modelProvider: "mock",
-    provider: {
-      id: "mock",
-      name: "Mock",
-      baseUrl: server.url,
-      wireApi: options.wireApi ?? "responses",
-      requestMaxRetries: 2,
-      streamMaxRetries: 2,
-      streamIdleTimeoutMs: 10_000,
-    },
-    approvalPolicy: options.approvalPolicy ?? "on-request",
-    sandboxPolicy: options.sandboxPolicy ?? { mode: "read-only" },
-  });
-}
-
-async function start(options: Parameters<typeof mockConfig>[1] = {}) {
+async function start(overrides: Parameters<typeof mock.config>[1] = {}) {
   const home = await runtime.home();
   const manager = runtime.manager();
-  const started = await manager.newConversation(mockConfig(home, options));
+  const started = await manager.newConversation(mock.config(home, overrides));
   return { home, manager, ...started };
 }
 
-/** Reads a turn, answering every approval request with `decide` (and recording what was asked). */
-async function turnWithApprovals(
-  conversation: Conversation,
-  prompt: string,
-  decide: (event: Event) => ReviewDecision,
-): Promise<Event[]> {
-  const turnId = await conversation.submit(textInput(prompt));
-  const events: Event[] = [];
-  for (;;) {
-    const event = await conversation.nextEvent();
-    events.push(event);
-    if (event.msg.type === "exec_approval_request") {
-      await conversation.submit({ type: "exec_approval", id: event.id, decision: decide(event) });
-    }
-    if (event.id === turnId && (event.msg.type === "task_complete" || event.msg.type === "turn_aborted")) return events;
-  }
-}
-
+const turnWithApprovals = answeredTurn;
 const toolEvents = (events: readonly Event[]) =>
   types(events).filter((type) => type.startsWith("exec_") || type === "task_complete" || type === "turn_aborted");
-const lastReply = (events: readonly Event[]) => (events.at(-1)?.msg as { last_agent_message?: string | null }).last_agent_message;
 
 describe("a shell call that needs approval (on-request, read-only)", () => {
   it("approved: the command runs, its output reaches the model and the rollout records call and output", async () => {
@@ -189,7 +136,7 @@ describe("interrupt", () => {
 describe("provider failures", () => {
   it("a 429 is retried with a stream_error notice, then the turn completes", async () => {
     const { conversation } = await start();
-    server.failNext({ status: 429 });
+    mock.server.failNext({ status: 429 });
     const events = await turnWithApprovals(conversation, "hello", () => "denied");
     expect(events.filter((event) => event.msg.type === "stream_error").map((event) => event.msg)).toEqual([
       { type: "stream_error", message: expect.stringMatching(/^Reconnecting\.\.\. 1\/2/) },
@@ -199,7 +146,7 @@ describe("provider failures", () => {
 
   it("a dropped stream recovers and the reply is recorded once", async () => {
     const { conversation } = await start();
-    server.failNext({ dropAfterEvents: 3 });
+    mock.server.failNext({ dropAfterEvents: 3 });
     const events = await turnWithApprovals(conversation, "hello", () => "denied");
     expect(types(events)).toContain("stream_error");
     expect(types(events).filter((type) => type === "agent_message")).toHaveLength(1);
@@ -211,12 +158,12 @@ describe("provider failures", () => {
 
   it("a 401 fails the turn with a clear error and no retry", async () => {
     const { conversation } = await start();
-    const before = server.requests.length;
+    const before = mock.server.requests.length;
     const events = await turnWithApprovals(conversation, "MOCK_401 hello", () => "denied");
     const error = events.find((event) => event.msg.type === "error")?.msg as { message: string };
     expect(error.message).toMatch(/api key/i);
     expect(events.at(-1)?.msg).toEqual({ type: "task_complete", last_agent_message: null });
-    expect(server.requests.length - before).toBe(1);
+    expect(mock.server.requests.length - before).toBe(1);
   });
 });
 
@@ -225,7 +172,7 @@ describe("Chat Completions", () => {
     const { conversation } = await start({ wireApi: "chat", approvalPolicy: "never" });
     const events = await turnWithApprovals(conversation, "RUNSHELL: echo from chat", () => "denied");
     expect(lastReply(events)).toBe("Tool said: from chat");
-    const chatRequests = server.requests.filter((request) => request.path.endsWith("/chat/completions"));
+    const chatRequests = mock.server.requests.filter((request) => request.path.endsWith("/chat/completions"));
     expect(chatRequests.at(-1)?.body).toMatchObject({ model: "mock-model", stream: true });
   });
 });
@@ -233,9 +180,9 @@ describe("Chat Completions", () => {
 describe("request bodies", () => {
   it("have the structure Codex sends to /responses", async () => {
     const { conversation, conversationId } = await start({ approvalPolicy: "never" });
-    const before = server.requests.length;
+    const before = mock.server.requests.length;
     await turnWithApprovals(conversation, "RUNSHELL: echo shape", () => "denied");
-    const [first, second] = server.requests.slice(before).map((request) => request.body as Record<string, unknown>);
+    const [first, second] = mock.server.requests.slice(before).map((request) => request.body as Record<string, unknown>);
     expect(first).toMatchObject({
       model: "mock-model",
       stream: true,
@@ -257,10 +204,10 @@ describe("turn context", () => {
   it("sends AGENTS.md from the working directory as user instructions before the environment context", async () => {
     const home = await runtime.home();
     await writeFile(path.join(home, "AGENTS.md"), "Always answer in haiku.");
-    const { conversation } = await runtime.manager().newConversation(mockConfig(home));
-    const before = server.requests.length;
+    const { conversation } = await runtime.manager().newConversation(mock.config(home));
+    const before = mock.server.requests.length;
     await turnWithApprovals(conversation, "hello", () => "denied");
-    const input = (server.requests[before]?.body as { input: { role: string; content: { text: string }[] }[] }).input;
+    const input = (mock.server.requests[before]?.body as { input: { role: string; content: { text: string }[] }[] }).input;
     expect(input.map((item) => item.content[0]?.text.split("\n")[0])).toEqual([
       `# AGENTS.md instructions for ${home}`,
       "<environment_context>",

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import {
   ConversationManager,
   createConfig,
@@ -11,7 +11,10 @@ import {
   type ConversationConfig,
   type ConversationManagerOptions,
   type Event,
+  type ReviewDecision,
+  type WireApi,
 } from "../src/index.js";
+import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 
@@ -65,3 +68,64 @@ export async function runTurn(conversation: Conversation, text: string): Promise
 }
 
 export const types = (events: readonly Event[]): string[] => events.map((event) => event.msg.type);
+
+/** A mock model server for the whole test file, and configs that point conversations at it. */
+export function useMockModel(): {
+  readonly server: MockModelServer;
+  config(home: string, overrides?: Partial<ConversationConfig> & { wireApi?: WireApi }): ConversationConfig;
+} {
+  let server: MockModelServer | undefined;
+  beforeAll(async () => {
+    server = await startMockModelServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const running = (): MockModelServer => {
+    if (server === undefined) throw new Error("the mock model server is not running");
+    return server;
+  };
+  return {
+    get server() {
+      return running();
+    },
+    config(home, { wireApi = "responses", ...overrides } = {}) {
+      return testConfig(home, {
+        model: "mock-model",
+        modelProvider: "mock",
+        provider: {
+          id: "mock",
+          name: "Mock",
+          baseUrl: running().url,
+          wireApi,
+          requestMaxRetries: 2,
+          streamMaxRetries: 2,
+          streamIdleTimeoutMs: 10_000,
+        },
+        ...overrides,
+      });
+    },
+  };
+}
+
+/** Submits a prompt and reads its turn to the end, answering every approval request with `decide`. */
+export async function answeredTurn(
+  conversation: Conversation,
+  prompt: string,
+  decide: (event: Event) => ReviewDecision = () => "denied",
+): Promise<Event[]> {
+  const turnId = await conversation.submit(textInput(prompt));
+  const events: Event[] = [];
+  for (;;) {
+    const event = await conversation.nextEvent();
+    events.push(event);
+    if (event.msg.type === "exec_approval_request") {
+      await conversation.submit({ type: "exec_approval", id: event.id, decision: decide(event) });
+    }
+    if (event.id === turnId && (event.msg.type === "task_complete" || event.msg.type === "turn_aborted")) return events;
+  }
+}
+
+/** `last_agent_message` of a turn's closing `task_complete`. */
+export const lastReply = (events: readonly Event[]): string | null | undefined =>
+  (events.at(-1)?.msg as { last_agent_message?: string | null }).last_agent_message;

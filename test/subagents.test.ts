@@ -3,70 +3,29 @@
 // compact, and sub-agent rollouts that stand on their own.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   DelegateClosedError,
   OneShotDelegate,
   readRolloutHistory,
-  type Conversation,
   type ConversationConfig,
   type ConversationManager,
   type Delegate,
   type Event,
-  type ReviewDecision,
 } from "../src/index.js";
-import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
-import { readTurn, testConfig, textInput, types, useRuntime } from "./helpers.js";
+import { answeredTurn, lastReply, readTurn, textInput, types, useMockModel, useRuntime } from "./helpers.js";
 
 const runtime = useRuntime();
-let server: MockModelServer;
-
-beforeAll(async () => {
-  server = await startMockModelServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-
-function mockConfig(home: string, overrides: Partial<ConversationConfig> = {}): ConversationConfig {
-  return testConfig(home, {
-    model: "mock-model",
-    modelProvider: "mock",
-    provider: {
-      id: "mock",
-      name: "Mock",
-      baseUrl: server.url,
-      wireApi: "responses",
-      requestMaxRetries: 1,
-      streamMaxRetries: 1,
-      streamIdleTimeoutMs: 10_000,
-    },
-    ...overrides,
-  });
-}
+const mock = useMockModel();
 
 async function start(overrides: Partial<ConversationConfig> = {}) {
   const home = await runtime.home();
   const manager = runtime.manager({ maxConversations: 8 });
-  const started = await manager.newConversation(mockConfig(home, overrides));
+  const started = await manager.newConversation(mock.config(home, overrides));
   return { home, manager, ...started };
 }
 
-/** Reads a turn to its end, answering approval requests with `decide`. */
-async function turn(conversation: Conversation, prompt: string, decide: (event: Event) => ReviewDecision = () => "denied") {
-  const turnId = await conversation.submit(textInput(prompt));
-  const events: Event[] = [];
-  for (;;) {
-    const event = await conversation.nextEvent();
-    events.push(event);
-    if (event.msg.type === "exec_approval_request") {
-      await conversation.submit({ type: "exec_approval", id: event.id, decision: decide(event) });
-    }
-    if (event.id === turnId && (event.msg.type === "task_complete" || event.msg.type === "turn_aborted")) return events;
-  }
-}
-
-const lastReply = (events: readonly Event[]) => (events.at(-1)?.msg as { last_agent_message?: string | null }).last_agent_message;
+const turn = answeredTurn;
 
 /** The manager's tree as [depth, parent's position in the list or -1] pairs, in spawn order. */
 function tree(manager: ConversationManager) {
@@ -241,10 +200,10 @@ describe("compact", () => {
     expect(compacted?.payload).toEqual({ message: expect.stringMatching(/^Hello from mock, reply #\d+$/) });
     expect((await readRolloutHistory(manager.list()[1]?.rolloutPath ?? "")).meta.source).toEqual({ subagent: "compact" });
 
-    const resumed = await manager.resumeConversationFromRollout(mockConfig(home), conversation.rolloutPath);
-    const before = server.requests.length;
+    const resumed = await manager.resumeConversationFromRollout(mock.config(home), conversation.rolloutPath);
+    const before = mock.server.requests.length;
     await turn(resumed.conversation, "after resume");
-    const input = (server.requests[before]?.body as { input: { content: { text: string }[] }[] }).input;
+    const input = (mock.server.requests[before]?.body as { input: { content: { text: string }[] }[] }).input;
     const texts = input.map((item) => item.content[0]?.text ?? "");
     expect(texts).toContain((compacted?.payload as { message: string }).message);
     expect(texts).toContain("first question");
@@ -264,7 +223,7 @@ describe("sub-agent rollouts", () => {
       source: { subagent: { thread_spawn: { parent_thread_id: conversationId, depth: 1 } } },
     });
 
-    const resumed = await manager.resumeConversationFromRollout(mockConfig(home), child?.rolloutPath ?? "");
+    const resumed = await manager.resumeConversationFromRollout(mock.config(home), child?.rolloutPath ?? "");
     expect(resumed.conversationId).toBe(child?.conversationId);
     expect(resumed.sessionConfigured.initial_messages?.map((msg) => msg.type)).toContain("user_message");
     expect(lastReply(await turn(resumed.conversation, "and on your own?"))).toMatch(/^Hello from mock/);
