@@ -32,6 +32,10 @@ export type ConversationConfig = {
   modelProviderModule?: string;
   source?: SessionSource;
   originator?: string;
+  /** Whether AGENTS.md files are read into the user instructions (default true; off for review sub-agents). */
+  projectDocs?: boolean;
+  /** Whether the model is offered tools (default true; off for the compaction sub-agent, as in Codex). */
+  tools?: boolean;
   /** How deep sub-agents may nest below this conversation (default 3). */
   maxSubagentDepth?: number;
   /** How many sub-agents may run at once across the manager (default 8). */

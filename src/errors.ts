@@ -132,11 +132,17 @@ export function serializeError(error: unknown): SerializedError {
   return { name: "Error", code: "thrown_value", message: String(error) };
 }
 
-/** Rebuilds a plain `Error` (with the original name, code and stack) from its serialised form. */
+/**
+ * Rebuilds an error from its serialised form: an llmx error comes back as its own class (so `instanceof` works
+ * across threads), anything else as an `Error` with the original name, code and stack.
+ */
 export function deserializeError(data: SerializedError): Error {
-  const error = new Error(data.message, data.cause ? { cause: deserializeError(data.cause) } : undefined);
-  error.name = data.name;
+  const known = ERROR_CLASSES.get(data.code);
+  const error: Error = known ? (Object.create(known.prototype) as Error) : new Error(data.message);
+  Object.defineProperty(error, "message", { value: data.message, writable: true, configurable: true });
+  if (data.cause) Object.defineProperty(error, "cause", { value: deserializeError(data.cause), writable: true, configurable: true });
   Object.assign(error, data.fields ?? {}, { code: data.code });
+  error.name = data.name;
   if (data.stack !== undefined) error.stack = data.stack;
   return error;
 }
@@ -266,5 +272,53 @@ export class SubagentLimitError extends LlmxError {
   override readonly code = "subagent_limit";
   constructor(readonly limit: number) {
     super(`cannot start a sub-agent: ${limit} are already running, the configured maximum`);
+  }
+}
+
+// Every llmx error class by its code, for deserializeError. Built lazily: the classes are declared above.
+const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>();
+for (const errorClass of [
+  ConversationNotFoundError,
+  SessionConfiguredNotFirstEventError,
+  CapacityError,
+  InternalAgentDiedError,
+  WorkerCrashedError,
+  InvalidOpError,
+  InvalidConfigError,
+  RolloutError,
+  RolloutNotFoundError,
+  EmptyRolloutError,
+  MissingSessionMetaError,
+  RolloutHistoryBaseError,
+  ConversationInUseError,
+  UnknownApprovalError,
+  DelegateClosedError,
+  SubagentDepthError,
+  SubagentLimitError,
+  ModelProviderError,
+  MissingApiKeyError,
+  ModelAuthError,
+  ModelNotFoundError,
+  ModelRequestError,
+  ModelResponseFailedError,
+  ModelResponseIncompleteError,
+  ModelStreamError,
+]) {
+  const code = (Object.create(errorClass.prototype) as { code?: string }).code;
+  const sample = codeOf(errorClass);
+  ERROR_CLASSES.set(sample ?? code ?? errorClass.name, errorClass);
+}
+
+/** Class fields are set by constructors, so the code is read from the source of truth: a throwaway instance. */
+function codeOf(errorClass: abstract new (...args: never[]) => LlmxError): string | undefined {
+  try {
+    const instance = Reflect.construct(errorClass as unknown as new (...args: unknown[]) => LlmxError, [
+      "x",
+      "threw",
+      "x",
+    ]);
+    return instance.code;
+  } catch {
+    return undefined;
   }
 }

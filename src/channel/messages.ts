@@ -6,12 +6,29 @@ import type { ConversationConfig } from "../config.js";
 import type { Event, InitialHistory, SessionSource, Submission } from "../protocol/index.js";
 import type { SerializedError } from "../errors.js";
 
+/** What a child changes from its parent's configuration. */
+export type ChildOverrides = Partial<
+  Pick<
+    ConversationConfig,
+    | "baseInstructions"
+    | "userInstructions"
+    | "developerInstructions"
+    | "model"
+    | "cwd"
+    | "approvalPolicy"
+    | "sandboxPolicy"
+    | "reasoningEffort"
+    | "projectDocs"
+    | "tools"
+  >
+>;
+
 /** What a conversation asks its supervisor for when it delegates to a sub-agent. Plain data. */
 export type ChildSpawnRequest = {
   /** Recorded as the child's `session_meta.source`, e.g. `{subagent: "review"}`. */
   source: SessionSource;
   /** Overrides applied to the parent's configuration for the child. */
-  overrides?: Partial<Pick<ConversationConfig, "baseInstructions" | "userInstructions" | "developerInstructions" | "model">>;
+  overrides?: ChildOverrides;
   /** What the child starts from (a fork of the parent's history for compaction); new by default. */
   initialHistory?: InitialHistory;
 };
@@ -29,7 +46,8 @@ export type ToWorker =
 
 /** Worker -> supervisor (or parent). */
 export type FromWorker =
-  | { type: "llmx/ready" }
+  /** The task is running, on this worker thread (the supervisor ends the thread to hard-stop it). */
+  | { type: "llmx/ready"; threadId?: number }
   | { type: "llmx/event"; event: Event }
   /** The worker took `count` submissions off its queue: room for that many more. */
   | { type: "llmx/credit"; count: number }
@@ -39,14 +57,16 @@ export type FromWorker =
   | { type: "llmx/configured" }
   | { type: "llmx/spawn-child"; requestId: number; request: ChildSpawnRequest }
   /** Hard-stop a child that does not shut down. */
-  | { type: "llmx/stop-child"; conversationId: string };
+  | { type: "llmx/stop-child"; conversationId: string }
+  /** A command's process group started or ended; the supervisor kills live ones if the worker dies. */
+  | { type: "llmx/process-group"; pid: number; running: boolean };
 
 // Envelope checks only: events and submissions are produced by our own typed code on the other side, and a
 // full schema pass per message would cost more than the channel itself (1M+ messages/s).
 const SerializedErrorSchema = z.looseObject({ name: z.string(), code: z.string(), message: z.string() });
 const EventEnvelope = z.object({ id: z.string(), msg: z.looseObject({ type: z.string() }) });
 const FromWorkerSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("llmx/ready") }),
+  z.object({ type: z.literal("llmx/ready"), threadId: z.number().int().optional() }),
   z.object({ type: z.literal("llmx/event"), event: EventEnvelope }),
   z.object({ type: z.literal("llmx/credit"), count: z.number().int().positive() }),
   z.object({ type: z.literal("llmx/fatal"), error: SerializedErrorSchema }),
@@ -57,6 +77,7 @@ const FromWorkerSchema = z.discriminatedUnion("type", [
     request: z.looseObject({ source: z.unknown() }),
   }),
   z.object({ type: z.literal("llmx/stop-child"), conversationId: z.string() }),
+  z.object({ type: z.literal("llmx/process-group"), pid: z.number().int().positive(), running: z.boolean() }),
 ]);
 
 const SubmissionEnvelope = z.object({ id: z.string(), op: z.looseObject({ type: z.string() }) });

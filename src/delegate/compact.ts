@@ -23,7 +23,7 @@ export async function runCompaction(deps: CompactDeps): Promise<void> {
   const items: RolloutItem[] = deps.history().map((payload) => ({ type: "response_item", payload }));
   const result = await runOneShot(
     deps.delegate,
-    { source: { subagent: "compact" }, initialHistory: { type: "forked", items } },
+    { source: { subagent: "compact" }, initialHistory: { type: "forked", items }, overrides: { tools: false } },
     [{ type: "text", text: SUMMARIZATION_PROMPT }],
   );
   if (result.aborted) throw new Error("the compaction sub-agent was interrupted");

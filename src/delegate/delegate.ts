@@ -2,7 +2,7 @@
 // rollout) and talks to it over their own channel. The child's legacy deltas and session_configured are
 // filtered out; its approval requests are raised by this conversation to its own client (which may itself be
 // a parent) and the decision is relayed down; cancelling this conversation's turn cancels the child.
-import type { ChildSpawnRequest } from "../channel/messages.js";
+import type { ChildOverrides, ChildSpawnRequest } from "../channel/messages.js";
 import { DelegateClosedError, SessionConfiguredNotFirstEventError } from "../errors.js";
 import type { Event, EventMsg, EventMsgOf, Op, ReviewDecision, UserInput } from "../protocol/index.js";
 import type { PendingApprovals } from "../session/approvals.js";
@@ -19,6 +19,11 @@ export type DelegateContext = {
   emit(msg: EventMsg): void;
   /** The parent turn's cancellation. */
   signal: AbortSignal;
+  /**
+   * The parent's current turn settings (cwd, approval and sandbox policy, model): a child works under the
+   * same rules its parent works under now, not the ones the parent was started with.
+   */
+  inherit: ChildOverrides;
 };
 
 /** How long a cancelled child gets to report turn_aborted before it is shut down. */
@@ -123,7 +128,7 @@ export class Delegate {
 /** Starts a child conversation and checks that it announces itself first, as the manager does for roots. */
 export async function startDelegate(ctx: DelegateContext, request: ChildSpawnRequest): Promise<Delegate> {
   ctx.signal.throwIfAborted();
-  const child = await ctx.supervisor.spawnChild(request);
+  const child = await ctx.supervisor.spawnChild({ ...request, overrides: { ...ctx.inherit, ...request.overrides } });
   const first = await child.nextEvent();
   if (first.id !== "" || first.msg.type !== "session_configured") {
     child.terminate();

@@ -85,26 +85,41 @@ export async function runReview(request: ReviewRequest, deps: ReviewTaskDeps): P
   deps.emit(entered);
 
   let heldBack: EventMsg | undefined;
-  const result = await runOneShot(
-    deps.delegate,
-    {
-      source: { subagent: "review" },
-      overrides: { baseInstructions: REVIEW_PROMPT, userInstructions: undefined, developerInstructions: undefined },
-    },
-    [{ type: "text", text: request.prompt }],
-    (event) => {
-      const msg = event.msg;
-      if (msg.type === "task_complete" || msg.type === "turn_aborted") return;
-      if (msg.type === "agent_message_content_delta") return;
-      if (msg.type === "item_completed" && "AgentMessage" in msg.item) return;
-      if (msg.type === "agent_message") {
-        if (heldBack) deps.emit(heldBack);
-        heldBack = msg;
-        return;
-      }
-      deps.emit(msg);
-    },
-  );
+  let result: Awaited<ReturnType<typeof runOneShot>>;
+  try {
+    result = await runOneShot(
+      deps.delegate,
+      {
+        source: { subagent: "review" },
+        overrides: {
+          baseInstructions: REVIEW_PROMPT,
+          userInstructions: undefined,
+          developerInstructions: undefined,
+          projectDocs: false,
+        },
+      },
+      [{ type: "text", text: request.prompt }],
+      (event) => {
+        const msg = event.msg;
+        if (msg.type === "task_complete" || msg.type === "turn_aborted") return;
+        if (msg.type === "agent_message_content_delta") return;
+        if (msg.type === "item_completed" && "AgentMessage" in msg.item) return;
+        if (msg.type === "agent_message") {
+          if (heldBack) deps.emit(heldBack);
+          heldBack = msg;
+          return;
+        }
+        deps.emit(msg);
+      },
+    );
+  } catch (error) {
+    // A reviewer that could not start or died still closes review mode, with no output.
+    if (!deps.delegate.signal.aborted) {
+      deps.recordNote(reviewNote(undefined));
+      deps.emit({ type: "exited_review_mode", review_output: null });
+    }
+    throw error;
+  }
   const output = result.aborted || result.lastAgentMessage === null ? undefined : parseReviewOutput(result.lastAgentMessage);
   deps.recordNote(reviewNote(output));
   deps.emit({ type: "exited_review_mode", review_output: output ?? null });

@@ -3,9 +3,8 @@
 import type { MessagePort, TransferListItem } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
-import { deserializeError, type SerializedError } from "../errors.js";
 import type { ConversationEnd } from "./conversation.js";
-import { classifyCrash } from "./crash.js";
+import { WorkerWatch } from "./worker-watch.js";
 
 export type ChildLifecycleOptions = {
   conversationId: string;
@@ -23,30 +22,28 @@ export class ChildLifecycle {
   readonly ready: Promise<void>;
   readonly ended: Promise<ConversationEnd>;
   private readonly port: FramedPort<ToWorker>;
-  private readonly kill: () => void;
-  private fatal: Error | undefined;
+  private readonly watch: WorkerWatch;
   private endResult: ConversationEnd | undefined;
 
   constructor(options: ChildLifecycleOptions) {
     this.conversationId = options.conversationId;
     this.rolloutPath = options.rolloutPath;
-    this.kill = options.kill;
+    this.watch = new WorkerWatch(options.conversationId, options.kill);
     let markReady!: () => void;
     this.ready = new Promise((resolve) => (markReady = resolve));
     this.port = createFramedPort<FromWorker, ToWorker>(
       options.port,
       {
         onMessage: (message) => {
-          if (message.type === "llmx/ready") markReady();
-          else if (message.type === "llmx/fatal") this.fatal = deserializeError(message.error as SerializedError);
-          else options.onControl(message);
+          if (!this.watch.observe(message)) options.onControl(message);
+          else if (message.type === "llmx/ready") markReady();
         },
       },
       { decode: decodeFromWorker },
     );
     this.ended = options.task.then(
       () => (this.endResult = { ok: true }),
-      (error: unknown) => (this.endResult = { ok: false, error: classifyCrash(this.conversationId, error, this.fatal) }),
+      (error: unknown) => (this.endResult = { ok: false, error: this.watch.crashed(error) }),
     );
   }
 
@@ -66,11 +63,15 @@ export class ChildLifecycle {
     const timeout = sleep(options.timeoutMs ?? 10_000, undefined, { ref: false }).then(() => undefined);
     const end = await Promise.race([this.ended, timeout]);
     if (end) return end;
-    this.kill();
+    this.watch.terminate();
     return this.ended;
   }
 
   terminate(): void {
-    this.kill();
+    this.watch.terminate();
+  }
+
+  get threadId(): number | undefined {
+    return this.watch.threadId;
   }
 }

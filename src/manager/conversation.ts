@@ -10,12 +10,10 @@ import {
   InternalAgentDiedError,
   InvalidOpError,
   UnknownApprovalError,
-  deserializeError,
-  type SerializedError,
 } from "../errors.js";
 import { Op, Submission, type Event } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
-import { classifyCrash } from "./crash.js";
+import { WorkerWatch } from "./worker-watch.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
 export const SUBMISSION_QUEUE_CAPACITY = 64;
@@ -56,13 +54,12 @@ export class Conversation {
   private readonly eventQueue = new AsyncQueue<Event>();
   private readonly port: FramedPort<ToWorker>;
   private readonly capacity: number;
-  private readonly kill: () => void;
+  private readonly watch: WorkerWatch;
   private nextSubmissionId = 0;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private endResult: ConversationEnd | undefined;
   private lastEventId = "";
-  private fatal: Error | undefined;
   /** Approval requests seen and not yet answered. */
   private readonly pendingApprovals: OpenApproval[] = [];
 
@@ -70,7 +67,7 @@ export class Conversation {
     this.conversationId = options.conversationId;
     this.rolloutPath = options.rolloutPath;
     this.capacity = options.submissionQueueCapacity ?? SUBMISSION_QUEUE_CAPACITY;
-    this.kill = options.kill;
+    this.watch = new WorkerWatch(options.conversationId, options.kill);
 
     let markReady!: () => void;
     this.ready = new Promise((resolve) => (markReady = resolve));
@@ -90,14 +87,12 @@ export class Conversation {
             case "llmx/credit":
               this.release(message.count);
               break;
-            case "llmx/ready":
-              markReady();
-              break;
-            case "llmx/fatal":
-              this.fatal = deserializeError(message.error as SerializedError);
-              break;
             default:
-              options.onControl?.(message);
+              if (this.watch.observe(message)) {
+                if (message.type === "llmx/ready") markReady();
+              } else {
+                options.onControl?.(message);
+              }
           }
         },
         onClose: markPortClosed,
@@ -160,18 +155,22 @@ export class Conversation {
     }
   }
 
-  /** Submits `shutdown` and waits for the session to finish; kills the worker if it does not within the timeout. */
+  /**
+   * Submits `shutdown` and waits for the session to finish; kills the worker if it has not within the timeout.
+   * A full submission queue does not delay it: the request then goes as a supervision message, which needs no
+   * slot (its `shutdown_complete` carries the id "shutdown").
+   */
   async shutdown(options: { timeoutMs?: number } = {}): Promise<ConversationEnd> {
     if (this.endResult) return this.endResult;
-    try {
-      await this.submit({ type: "shutdown" });
-    } catch {
-      return this.ended;
+    const deadline = sleep(options.timeoutMs ?? 10_000, undefined, { ref: false }).then(() => undefined);
+    if (this.inFlight < this.capacity && this.slotWaiters.length === 0) {
+      await this.submit({ type: "shutdown" }).catch(() => undefined);
+    } else {
+      this.port.send({ type: "llmx/shutdown" });
     }
-    const timeout = sleep(options.timeoutMs ?? 10_000, undefined, { ref: false }).then(() => undefined);
-    const end = await Promise.race([this.ended, timeout]);
+    const end = await Promise.race([this.ended, deadline]);
     if (end) return end;
-    this.kill();
+    this.watch.terminate();
     return this.ended;
   }
 
@@ -183,7 +182,7 @@ export class Conversation {
 
   /** Ends the conversation's worker at once (the hard stop, for a conversation that does not answer). */
   terminate(): void {
-    this.kill();
+    this.watch.terminate();
   }
 
   get isEnded(): boolean {
@@ -247,6 +246,11 @@ export class Conversation {
   }
 
   private crashError(error: unknown): WorkerCrashedError {
-    return classifyCrash(this.conversationId, error, this.fatal);
+    return this.watch.crashed(error);
+  }
+
+  /** The worker thread running this conversation, once it has started. */
+  get threadId(): number | undefined {
+    return this.watch.threadId;
   }
 }

@@ -82,6 +82,7 @@ type Lifecycle = {
   readonly ready: Promise<void>;
   readonly ended: Promise<ConversationEnd>;
   readonly isEnded: boolean;
+  readonly threadId: number | undefined;
   sendControl(message: ToWorker, transfer?: readonly TransferListItem[]): void;
   shutdown(options?: { timeoutMs?: number }): Promise<ConversationEnd>;
   terminate(): void;
@@ -97,6 +98,9 @@ type Supervised = {
   rolloutPath: string;
   children: Set<string>;
 };
+
+/** How many ended sub-agents `list()` keeps showing (their rollouts stay on disk regardless). */
+const MAX_ENDED_SUBAGENT_RECORDS = 256;
 
 export class ConversationManager {
   private readonly pool: Piscina;
@@ -144,6 +148,11 @@ export class ConversationManager {
     if (supervised && supervised.parentId === undefined) {
       supervised.actor.send({ type: "remove" });
       this.supervised.delete(conversationId);
+      for (const entry of this.supervised.values()) {
+        if (entry.parentId === conversationId && entry.lifecycle.isEnded) {
+          this.forgetTree(entry);
+        }
+      }
     }
     return conversation;
   }
@@ -220,15 +229,15 @@ export class ConversationManager {
   private async spawn(config: ConversationConfig, initialHistory: InitialHistory): Promise<NewConversation> {
     this.checkCapacity();
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
-    if (this.supervised.get(conversationId)?.lifecycle.isEnded === false) {
+    // Removed conversations may still be running: a second session would be a second writer of the file.
+    if ([...this.running].some((lifecycle) => lifecycle.conversationId === conversationId)) {
       throw new ConversationInUseError(conversationId);
     }
 
     const init: SessionInit = { conversationId, rolloutPath, config, initialHistory, source: this.source };
     const { port1, port2 } = new MessageChannel();
-    const abort = new AbortController();
     const payload: ConversationTask = { port: port2, init };
-    const task = this.pool.run(payload, { transferList: [port2], signal: abort.signal });
+    const task = this.pool.run(payload, { transferList: [port2] });
     // The worker may ask for a sub-agent as soon as it runs; its supervision entry is filled in just below.
     const owner: { entry?: Supervised } = {};
     const conversation = new Conversation({
@@ -236,7 +245,7 @@ export class ConversationManager {
       rolloutPath,
       port: port1,
       task,
-      kill: () => abort.abort(),
+      kill: () => this.killWorker(conversation),
       onControl: (message) => owner.entry && this.onControl(owner.entry, message),
     });
     const supervised = this.supervise(conversation, { config, rolloutPath, parentId: undefined, depth: 0 });
@@ -247,6 +256,9 @@ export class ConversationManager {
     let first;
     try {
       first = await conversation.nextEvent();
+      // A worker that died before announcing itself fails with its own cause, not as a protocol violation.
+      const end = conversation.isEnded ? await conversation.ended : undefined;
+      if (end && !end.ok) throw end.error;
     } catch (error) {
       this.supervised.delete(conversationId);
       throw error;
@@ -270,7 +282,9 @@ export class ConversationManager {
     const maxSubagents = root.config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS;
     const depth = parent.depth + 1;
     if (depth > maxDepth) throw new SubagentDepthError(maxDepth);
-    const liveSubagents = [...this.supervised.values()].filter((entry) => entry.depth > 0 && !entry.lifecycle.isEnded).length;
+    const liveSubagents = [...this.supervised.values()].filter(
+      (entry) => entry.depth > 0 && !entry.lifecycle.isEnded && this.rootOf(entry) === root,
+    ).length;
     if (liveSubagents >= maxSubagents) throw new SubagentLimitError(maxSubagents);
     this.checkCapacity();
 
@@ -279,7 +293,6 @@ export class ConversationManager {
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
     const client = new MessageChannel();
     const supervision = new MessageChannel();
-    const abort = new AbortController();
     const init: SessionInit = {
       conversationId,
       rolloutPath,
@@ -290,20 +303,21 @@ export class ConversationManager {
       depth,
     };
     const payload: ConversationTask = { port: client.port2, supervisorPort: supervision.port2, init };
-    const task = this.pool.run(payload, { transferList: [client.port2, supervision.port2], signal: abort.signal });
+    const task = this.pool.run(payload, { transferList: [client.port2, supervision.port2] });
     const owner: { entry?: Supervised } = {};
-    const lifecycle = new ChildLifecycle({
+    const lifecycle: ChildLifecycle = new ChildLifecycle({
       conversationId,
       rolloutPath,
       port: supervision.port1,
       task,
-      kill: () => abort.abort(),
+      kill: () => this.killWorker(lifecycle),
       onControl: (message) => owner.entry && this.onControl(owner.entry, message),
     });
     owner.entry = this.supervise(lifecycle, { config, rolloutPath, parentId: parent.conversationId, depth });
     parent.children.add(conversationId);
     void lifecycle.ended.then((end) => {
       parent.children.delete(conversationId);
+      this.pruneEndedSubagents();
       if (!parent.lifecycle.isEnded) {
         parent.lifecycle.sendControl({
           type: "llmx/child-ended",
@@ -338,6 +352,35 @@ export class ConversationManager {
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * Hard-stops a worker by ending its thread: piscina cannot share a thread between tasks that can be aborted,
+   * so the thread, not the task, is what gets stopped (in dense mode its other conversations go with it).
+   */
+  private killWorker(lifecycle: Lifecycle): void {
+    const stop = (): void => {
+      const thread = this.pool.threads.find((worker) => worker.threadId === lifecycle.threadId);
+      void thread?.terminate();
+    };
+    if (lifecycle.threadId !== undefined) stop();
+    else void lifecycle.ready.then(stop);
+  }
+
+  /** Drops a finished sub-agent tree from supervision (its records only; everything in it has ended). */
+  private forgetTree(entry: Supervised): void {
+    this.supervised.delete(entry.conversationId);
+    for (const other of [...this.supervised.values()]) {
+      if (other.parentId === entry.conversationId) this.forgetTree(other);
+    }
+  }
+
+  /** Keeps the records of ended sub-agents bounded: the oldest go first. */
+  private pruneEndedSubagents(): void {
+    const ended = [...this.supervised.values()].filter((entry) => entry.depth > 0 && entry.lifecycle.isEnded);
+    for (const entry of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SUBAGENT_RECORDS))) {
+      this.supervised.delete(entry.conversationId);
     }
   }
 

@@ -28,7 +28,7 @@ import { BASE_INSTRUCTIONS } from "./prompt.js";
 import { createEventSink, type EventSink } from "./event-sink.js";
 import { ConversationHistory } from "./history.js";
 import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
-import { applyOverrides, settingsFromConfig, turnContextItem, type TurnSettings } from "./settings.js";
+import { applyOverrides, inheritedSettings, settingsFromConfig, turnContextItem, type TurnSettings } from "./settings.js";
 import { runTurn, type TurnDeps } from "./turn.js";
 import type { DelegateContext } from "../delegate/delegate.js";
 import { COMPACT_COMPLETED, COMPACT_WARNING, SUMMARIZATION_PROMPT, runCompaction } from "../delegate/compact.js";
@@ -86,7 +86,8 @@ type RunningTask = {
 export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<void> {
   const { config, conversationId } = init;
   const model = await deps.createModel(config);
-  const userInstructions = await loadUserInstructions(config.cwd, config.userInstructions);
+  const userInstructions =
+    config.projectDocs === false ? config.userInstructions : await loadUserInstructions(config.cwd, config.userInstructions);
   const recorder = await openRecorder(init, userInstructions, deps.clock);
   const sink = createEventSink({
     recorder,
@@ -173,6 +174,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       approvedForSession,
       depth: init.depth ?? 0,
       supervisor: io.supervisor,
+      toolsEnabled: config.tools !== false,
     };
     task.done = body(turnDeps, controller.signal)
       .catch((error: unknown) => {
@@ -196,7 +198,15 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
 
   const delegateContext = (subId: string, turnDeps: TurnDeps, signal: AbortSignal): DelegateContext => {
     if (io.supervisor === undefined) throw new Error("this conversation cannot start sub-agents");
-    return { selfId: conversationId, subId, supervisor: io.supervisor, approvals, emit: turnDeps.emit, signal };
+    return {
+      selfId: conversationId,
+      subId,
+      supervisor: io.supervisor,
+      approvals,
+      emit: turnDeps.emit,
+      signal,
+      inherit: inheritedSettings(settings),
+    };
   };
 
   const startReview = (subId: string, request: OpOf<"review">["review_request"]): void => {

@@ -1,4 +1,5 @@
 // The session's persistent turn settings, changed by `user_turn` and `override_turn_context`.
+import type { ChildOverrides } from "../channel/messages.js";
 import type { ConversationConfig } from "../config.js";
 import type {
   AskForApproval,
@@ -54,4 +55,16 @@ export function turnContextItem(settings: TurnSettings): TurnContextItem {
   };
   if (settings.effort !== undefined) item.effort = settings.effort;
   return item;
+}
+
+/** The settings a sub-agent takes from its parent at the moment it is started. */
+export function inheritedSettings(settings: TurnSettings): ChildOverrides {
+  const inherited: ChildOverrides = {
+    cwd: settings.cwd,
+    approvalPolicy: settings.approvalPolicy,
+    sandboxPolicy: settings.sandboxPolicy,
+    model: settings.model,
+  };
+  if (settings.effort !== undefined) inherited.reasoningEffort = settings.effort;
+  return inherited;
 }

@@ -17,7 +17,7 @@ import {
 import { z } from "zod";
 import { runOneShot } from "../delegate/delegate.js";
 import type { PendingApprovals } from "./approvals.js";
-import type { TurnSettings } from "./settings.js";
+import { inheritedSettings, type TurnSettings } from "./settings.js";
 import type { SupervisorLink } from "./worker-task.js";
 
 export type ToolCallContext = {
@@ -75,6 +75,7 @@ async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
         approvals: ctx.approvals,
         emit: ctx.emit,
         signal: ctx.signal,
+        inherit: inheritedSettings(ctx.settings),
       },
       { source: { subagent: { thread_spawn: { parent_thread_id: ctx.conversationId, depth: ctx.depth + 1 } } } },
       [{ type: "text", text: args.prompt }],
@@ -141,6 +142,7 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     cwd,
     ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
     signal: ctx.signal,
+    onProcessGroup: (pid, running) => ctx.supervisor?.trackProcessGroup(pid, running),
     onOutput: (stream, chunk) =>
       ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
   });

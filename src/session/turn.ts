@@ -10,7 +10,7 @@ import type {
   UserInput,
 } from "../protocol/index.js";
 import { userInputToMessage } from "../protocol/index.js";
-import type { ModelClient, ModelRequest } from "../model/types.js";
+import type { ModelClient, ModelRequest, ToolSpec } from "../model/types.js";
 import { isFunctionCall } from "../model/types.js";
 import { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL } from "../tools/index.js";
 import type { PendingApprovals } from "./approvals.js";
@@ -39,6 +39,7 @@ export type TurnDeps = {
   approvedForSession: Set<string>;
   depth: number;
   supervisor?: SupervisorLink | undefined;
+  toolsEnabled: boolean;
 };
 
 export async function runTurn(
@@ -65,7 +66,7 @@ export async function runTurn(
         reasoningEffort: settings.effort,
         instructions: deps.baseInstructions,
         input: deps.history.forPrompt(),
-        tools: deps.supervisor ? [SHELL_TOOL, UPDATE_PLAN_TOOL, DELEGATE_TOOL] : [SHELL_TOOL, UPDATE_PLAN_TOOL],
+        tools: offeredTools(deps),
       };
       const response = await streamResponse(request, subId, deps, signal);
       lastAgentMessage = response.lastAgentMessage;
@@ -199,4 +200,9 @@ function accumulateUsage(deps: TurnDeps, last: TokenUsage | undefined, model: st
     : last;
   deps.usage.total = total;
   return { total_token_usage: total, last_token_usage: last, model_context_window: deps.model.contextWindow(model) };
+}
+
+function offeredTools(deps: TurnDeps): ToolSpec[] {
+  if (!deps.toolsEnabled) return [];
+  return deps.supervisor ? [SHELL_TOOL, UPDATE_PLAN_TOOL, DELEGATE_TOOL] : [SHELL_TOOL, UPDATE_PLAN_TOOL];
 }

@@ -4,7 +4,7 @@
 // A conversation's client is whoever submits ops and reads events: the supervisor for a top-level
 // conversation, the parent's worker for a sub-agent. Supervision messages (ready, sub-agent requests, ...) go
 // to the supervisor; for a top-level conversation both are the same port.
-import type { MessagePort } from "node:worker_threads";
+import { threadId, type MessagePort } from "node:worker_threads";
 import {
   createFramedPort,
   decodeToWorker,
@@ -36,6 +36,8 @@ export type ChildConversation = Conversation;
 export interface SupervisorLink {
   /** Starts a sub-agent; resolves with a handle whose events come straight from the child's worker. */
   spawnChild(request: ChildSpawnRequest): Promise<ChildConversation>;
+  /** Reports a command's process group, so that it does not outlive a worker that dies. */
+  trackProcessGroup(pid: number, running: boolean): void;
 }
 
 export async function runConversationTask(
@@ -71,7 +73,7 @@ export async function runConversationTask(
     : client;
   children.bind(supervisor);
 
-  supervisor.send({ type: "llmx/ready" });
+  supervisor.send({ type: "llmx/ready", threadId });
   try {
     await runSession(
       task.init,
@@ -112,6 +114,9 @@ function createChildRegistry() {
         requests.set(requestId, { resolve, reject });
         supervisor.send({ type: "llmx/spawn-child", requestId, request });
       });
+    },
+    trackProcessGroup(pid, running) {
+      supervisor?.send({ type: "llmx/process-group", pid, running });
     },
   };
 

@@ -45,6 +45,8 @@ export type ShellRunOptions = {
   signal?: AbortSignal | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
+  /** The command's process group started (its pid) and ended: lets a supervisor kill what a dead worker left. */
+  onProcessGroup?: ((pid: number, running: boolean) => void) | undefined;
 };
 
 export type ShellResult = {
@@ -64,7 +66,7 @@ export type ShellResult = {
  * nothing and reports -1, as Codex does for commands that never ran.
  */
 export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> {
-  const { command, cwd, timeoutMs = DEFAULT_SHELL_TIMEOUT_MS, signal, env = process.env, onOutput } = options;
+  const { command, cwd, timeoutMs = DEFAULT_SHELL_TIMEOUT_MS, signal, env = process.env, onOutput, onProcessGroup } = options;
   const startedAt = performance.now();
   const [program, ...args] = command;
   if (program === undefined) return Promise.resolve(notStarted(EXIT_CODE_NOT_FOUND, "command args are empty", startedAt));
@@ -86,6 +88,7 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
       resolve(notStarted(EXIT_CODE_NOT_FOUND, `failed to run ${program}: ${(error as Error).message}`, startedAt));
       return;
     }
+    if (child.pid !== undefined) onProcessGroup?.(child.pid, true);
     // The negative pid addresses the whole process group, so grandchildren die with the command.
     const killGroup = () => {
       if (child.pid === undefined) return;
@@ -109,6 +112,7 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
     const settle = (result: ShellResult) => {
       if (settled) return;
       settled = true;
+      if (child.pid !== undefined) onProcessGroup?.(child.pid, false);
       clearTimeout(timeout);
       clearTimeout(drain);
       signal?.removeEventListener("abort", onAbort);
