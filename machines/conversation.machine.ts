@@ -1,13 +1,20 @@
-// Supervision of one conversation. The machine decides; the worker actor it invokes does the I/O (it watches
-// the conversation's worker and reports what happens to it as events). Tests swap the actor with provide().
+// Supervision of one conversation. The machine decides; the worker actor it invokes watches the conversation's
+// worker and reports what happens to it as events. Tests swap the actor with provide().
 import { assign, fromCallback, setup } from "xstate";
 
 export type ConversationState = "spawning" | "awaitingSessionConfigured" | "active" | "removed" | "failed";
+
+/** What the machine watches: when the worker picked the conversation up, and how it ended. */
+export type WorkerHandle = {
+  ready: Promise<void>;
+  ended: Promise<{ ok: true } | { ok: false; error: Error }>;
+};
 
 export type ConversationMachineInput = {
   conversationId: string;
   rolloutPath: string;
   parentId?: string | undefined;
+  worker: WorkerHandle;
 };
 
 export type ConversationMachineContext = ConversationMachineInput & { cause: Error | undefined };
@@ -23,7 +30,7 @@ export type ConversationMachineEvent =
 /** What the worker actor reports to its machine. */
 export type WorkerReport = Extract<ConversationMachineEvent, { type: `worker.${string}` }>;
 
-export type WorkerActorInput = { conversationId: string };
+export type WorkerActorInput = { worker: WorkerHandle };
 
 export const conversationMachine = setup({
   types: {
@@ -32,9 +39,16 @@ export const conversationMachine = setup({
     events: {} as ConversationMachineEvent,
   },
   actors: {
-    // Provided by the manager: subscribes to the conversation's worker and sends WorkerReports back.
-    worker: fromCallback<ConversationMachineEvent, WorkerActorInput>(() => {
-      throw new Error("conversationMachine: the `worker` actor must be provided");
+    // Turns the worker's lifecycle into WorkerReports; stops reporting when the machine leaves `live`.
+    worker: fromCallback<ConversationMachineEvent, WorkerActorInput>(({ input, sendBack }) => {
+      let watching = true;
+      void input.worker.ready.then(() => watching && sendBack({ type: "worker.ready" }));
+      void input.worker.ended.then((end) => {
+        if (watching) sendBack(end.ok ? { type: "worker.exited" } : { type: "worker.failed", error: end.error });
+      });
+      return () => {
+        watching = false;
+      };
     }),
   },
   actions: {
@@ -49,7 +63,7 @@ export const conversationMachine = setup({
   initial: "live",
   states: {
     live: {
-      invoke: { src: "worker", input: ({ context }) => ({ conversationId: context.conversationId }) },
+      invoke: { src: "worker", input: ({ context }) => ({ worker: context.worker }) },
       initial: "spawning",
       states: {
         spawning: {

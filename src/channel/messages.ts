@@ -111,5 +111,16 @@ export function decodeFromWorker(value: unknown): FromWorker {
 }
 
 export function decodeToWorker(value: unknown): ToWorker {
+  const tagged = value as { type?: unknown; submission?: { id?: unknown; op?: { type?: unknown } } } | null;
+  // Fast path for submissions; the session validates each op against the Op schema when it takes it.
+  if (
+    tagged !== null &&
+    typeof tagged === "object" &&
+    tagged.type === "llmx/submission" &&
+    typeof tagged.submission?.id === "string" &&
+    typeof tagged.submission.op?.type === "string"
+  ) {
+    return value as ToWorker;
+  }
   return ToWorkerSchema.parse(value) as ToWorker;
 }

@@ -4,15 +4,9 @@
 // them when a conversation asks, wires parent and child worker to worker, and stops descendants with their
 // ancestors.
 import { MessageChannel, type MessagePort, type TransferListItem } from "node:worker_threads";
-import { type Actor, createActor, fromCallback } from "xstate";
+import { type Actor, createActor } from "xstate";
 import type { Piscina } from "piscina";
-import {
-  conversationMachine,
-  conversationState,
-  type ConversationMachineEvent,
-  type ConversationState,
-  type WorkerActorInput,
-} from "../../machines/conversation.machine.js";
+import { conversationMachine, conversationState, type ConversationState } from "../../machines/conversation.machine.js";
 import type { ChildSpawnRequest, FromWorker, ToWorker } from "../channel/index.js";
 import { DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, type ConversationConfig } from "../config.js";
 import {
@@ -411,19 +405,8 @@ export class ConversationManager {
   ): Supervised {
     const { conversationId } = lifecycle;
     this.running.add(lifecycle);
-    const worker = fromCallback<ConversationMachineEvent, WorkerActorInput>(({ sendBack }) => {
-      let watching = true;
-      void lifecycle.ready.then(() => watching && sendBack({ type: "worker.ready" }));
-      void lifecycle.ended.then((end) => {
-        if (!watching) return;
-        sendBack(end.ok ? { type: "worker.exited" } : { type: "worker.failed", error: end.error });
-      });
-      return () => {
-        watching = false;
-      };
-    });
-    const actor = createActor(conversationMachine.provide({ actors: { worker } }), {
-      input: { conversationId, rolloutPath: where.rolloutPath, parentId: where.parentId },
+    const actor = createActor(conversationMachine, {
+      input: { conversationId, rolloutPath: where.rolloutPath, parentId: where.parentId, worker: lifecycle },
     });
     let previous: ConversationState | undefined;
     actor.subscribe((snapshot) => {

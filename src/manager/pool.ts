@@ -15,10 +15,12 @@ export type PoolOptions = {
   /** Heap limits per thread: a conversation that exceeds them fails alone instead of taking the process. */
   resourceLimits?: ResourceLimits;
   idleTimeoutMs?: number;
+  /** A worker failed outside a task. Ignored by default; the affected conversations fail on their own. */
+  onWorkerError?: (error: unknown) => void;
 };
 
 export function createPool(options: PoolOptions): Piscina {
-  return new Piscina({
+  const pool = new Piscina({
     filename: options.workerFilename ?? defaultWorkerFilename(),
     minThreads: Math.min(options.minThreads ?? 1, options.maxThreads),
     maxThreads: options.maxThreads,
@@ -28,6 +30,10 @@ export function createPool(options: PoolOptions): Piscina {
     atomics: "disabled",
     ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
   });
+  // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
+  // with it: the tasks it held are rejected and their conversations reported failed.
+  pool.on("error", (error: unknown) => options.onWorkerError?.(error));
+  return pool;
 }
 
 /**
