@@ -137,7 +137,7 @@ export function serializeError(error: unknown): SerializedError {
  * across threads), anything else as an `Error` with the original name, code and stack.
  */
 export function deserializeError(data: SerializedError): Error {
-  const known = ERROR_CLASSES.get(data.code);
+  const known = ERROR_CLASSES.get(data.name);
   const error: Error = known ? (Object.create(known.prototype) as Error) : new Error(data.message);
   Object.defineProperty(error, "message", { value: data.message, writable: true, configurable: true });
   if (data.cause) Object.defineProperty(error, "cause", { value: deserializeError(data.cause), writable: true, configurable: true });
@@ -275,50 +275,33 @@ export class SubagentLimitError extends LlmxError {
   }
 }
 
-// Every llmx error class by its code, for deserializeError. Built lazily: the classes are declared above.
-const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>();
-for (const errorClass of [
-  ConversationNotFoundError,
-  SessionConfiguredNotFirstEventError,
-  CapacityError,
-  InternalAgentDiedError,
-  WorkerCrashedError,
-  InvalidOpError,
-  InvalidConfigError,
-  RolloutError,
-  RolloutNotFoundError,
-  EmptyRolloutError,
-  MissingSessionMetaError,
-  RolloutHistoryBaseError,
-  ConversationInUseError,
-  UnknownApprovalError,
-  DelegateClosedError,
-  SubagentDepthError,
-  SubagentLimitError,
-  ModelProviderError,
-  MissingApiKeyError,
-  ModelAuthError,
-  ModelNotFoundError,
-  ModelRequestError,
-  ModelResponseFailedError,
-  ModelResponseIncompleteError,
-  ModelStreamError,
-]) {
-  const code = (Object.create(errorClass.prototype) as { code?: string }).code;
-  const sample = codeOf(errorClass);
-  ERROR_CLASSES.set(sample ?? code ?? errorClass.name, errorClass);
-}
-
-/** Class fields are set by constructors, so the code is read from the source of truth: a throwaway instance. */
-function codeOf(errorClass: abstract new (...args: never[]) => LlmxError): string | undefined {
-  try {
-    const instance = Reflect.construct(errorClass as unknown as new (...args: unknown[]) => LlmxError, [
-      "x",
-      "threw",
-      "x",
-    ]);
-    return instance.code;
-  } catch {
-    return undefined;
-  }
-}
+// Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
+const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
+  [
+    ConversationNotFoundError,
+    SessionConfiguredNotFirstEventError,
+    CapacityError,
+    InternalAgentDiedError,
+    WorkerCrashedError,
+    InvalidOpError,
+    InvalidConfigError,
+    RolloutError,
+    RolloutNotFoundError,
+    EmptyRolloutError,
+    MissingSessionMetaError,
+    RolloutHistoryBaseError,
+    ConversationInUseError,
+    UnknownApprovalError,
+    DelegateClosedError,
+    SubagentDepthError,
+    SubagentLimitError,
+    ModelProviderError,
+    MissingApiKeyError,
+    ModelAuthError,
+    ModelNotFoundError,
+    ModelRequestError,
+    ModelResponseFailedError,
+    ModelResponseIncompleteError,
+    ModelStreamError,
+  ].map((errorClass) => [errorClass.name, errorClass]),
+);

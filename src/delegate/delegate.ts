@@ -9,8 +9,9 @@ import type { PendingApprovals } from "../session/approvals.js";
 import type { ChildConversation, SupervisorLink } from "../session/worker-task.js";
 
 export type DelegateContext = {
-  /** This (the parent) conversation's id. */
+  /** This (the parent) conversation's id, and how deep it is among sub-agents (0 for a root). */
   selfId: string;
+  depth: number;
   /** The parent's turn that delegates: its events and approval requests carry this id. */
   subId: string;
   supervisor: SupervisorLink;

@@ -118,7 +118,7 @@ export class Conversation {
     const parsed = Op.safeParse(op);
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     const id = String(this.nextSubmissionId++);
-    await this.submitWithId({ id, op: parsed.data });
+    await this.enqueue({ id, op: parsed.data });
     return id;
   }
 
@@ -126,8 +126,13 @@ export class Conversation {
   async submitWithId(submission: Submission): Promise<void> {
     const parsed = Submission.safeParse(submission);
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
+    await this.enqueue(parsed.data);
+  }
+
+  /** Sends a validated submission, waiting while the bounded queue is full. */
+  private async enqueue(submission: Submission): Promise<void> {
     this.throwIfEnded();
-    const op = parsed.data.op;
+    const op = submission.op;
     if (op.type === "exec_approval" || op.type === "patch_approval") this.takeApproval(op.id);
     if (this.inFlight >= this.capacity || this.slotWaiters.length > 0) {
       // release() reserves our slot before waking us.
@@ -136,7 +141,7 @@ export class Conversation {
     } else {
       this.inFlight += 1;
     }
-    this.port.send({ type: "llmx/submission", submission: parsed.data });
+    this.port.send({ type: "llmx/submission", submission });
   }
 
   /** The next event. After the conversation has ended and its events are drained, rejects with why. */

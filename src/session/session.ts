@@ -172,8 +172,9 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       usage,
       approvals,
       approvedForSession,
-      depth: init.depth ?? 0,
-      supervisor: io.supervisor,
+      delegation: (signal) => delegation(subId, emit, signal),
+      trackProcessGroup: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
+      canDelegate: io.supervisor !== undefined,
       toolsEnabled: config.tools !== false,
     };
     task.done = body(turnDeps, controller.signal)
@@ -196,17 +197,24 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     startTask(subId, (turnDeps, signal) => runTurn(subId, items, turnSettings, turnDeps, signal));
   };
 
-  const delegateContext = (subId: string, turnDeps: TurnDeps, signal: AbortSignal): DelegateContext => {
-    if (io.supervisor === undefined) throw new Error("this conversation cannot start sub-agents");
-    return {
-      selfId: conversationId,
-      subId,
-      supervisor: io.supervisor,
-      approvals,
-      emit: turnDeps.emit,
-      signal,
-      inherit: inheritedSettings(settings),
-    };
+  /** The one place a delegation is described: this conversation, its turn, and the rules its children inherit. */
+  const delegation = (subId: string, emit: (msg: EventMsg) => void, signal: AbortSignal): DelegateContext | undefined =>
+    io.supervisor === undefined
+      ? undefined
+      : {
+          selfId: conversationId,
+          depth: init.depth ?? 0,
+          subId,
+          supervisor: io.supervisor,
+          approvals,
+          emit,
+          signal,
+          inherit: inheritedSettings(settings),
+        };
+  const requireDelegation = (subId: string, turnDeps: TurnDeps, signal: AbortSignal): DelegateContext => {
+    const context = delegation(subId, turnDeps.emit, signal);
+    if (context === undefined) throw new Error("this conversation cannot start sub-agents");
+    return context;
   };
 
   const startReview = (subId: string, request: OpOf<"review">["review_request"]): void => {
@@ -218,7 +226,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       subId,
       async (turnDeps, signal) => {
         turnDeps.emit({ type: "task_started", model_context_window: model.contextWindow(settings.model) });
-        await runReview(request, { delegate: delegateContext(subId, turnDeps, signal), emit: turnDeps.emit, recordNote });
+        await runReview(request, { delegate: requireDelegation(subId, turnDeps, signal), emit: turnDeps.emit, recordNote });
         turnDeps.markFinishing();
         turnDeps.emit({ type: "task_complete", last_agent_message: null });
       },
@@ -234,7 +242,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       turnDeps.emit({ type: "task_started", model_context_window: model.contextWindow(settings.model) });
       turnDeps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
       await runCompaction({
-        delegate: delegateContext(subId, turnDeps, signal),
+        delegate: requireDelegation(subId, turnDeps, signal),
         history: () => history.contents(),
         applyCompaction: (summary) => {
           const compacted: RolloutItem = { type: "compacted", payload: { message: summary } };

@@ -15,10 +15,9 @@ import {
   runShellCommand,
 } from "../tools/index.js";
 import { z } from "zod";
-import { runOneShot } from "../delegate/delegate.js";
+import { runOneShot, type DelegateContext } from "../delegate/delegate.js";
 import type { PendingApprovals } from "./approvals.js";
-import { inheritedSettings, type TurnSettings } from "./settings.js";
-import type { SupervisorLink } from "./worker-task.js";
+import type { TurnSettings } from "./settings.js";
 
 export type ToolCallContext = {
   subId: string;
@@ -28,11 +27,10 @@ export type ToolCallContext = {
   /** Commands (JSON of their argv) the user approved for the rest of the session. */
   approvedForSession: Set<string>;
   signal: AbortSignal;
-  conversationId: string;
-  /** How deep this conversation is among sub-agents (0 for a conversation a client started). */
-  depth: number;
+
   /** Present when this conversation may delegate to sub-agents. */
-  supervisor?: SupervisorLink | undefined;
+  delegation?: DelegateContext | undefined;
+  trackProcessGroup(pid: number, running: boolean): void;
 };
 
 const DelegateArgs = z.object({ prompt: z.string().min(1) });
@@ -59,7 +57,8 @@ export async function handleToolCall(call: FunctionCallItem, ctx: ToolCallContex
 }
 
 async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<string> {
-  if (ctx.supervisor === undefined) return "delegation is not available in this conversation";
+  const delegation = ctx.delegation;
+  if (delegation === undefined) return "delegation is not available in this conversation";
   let args: z.infer<typeof DelegateArgs>;
   try {
     args = DelegateArgs.parse(JSON.parse(call.arguments));
@@ -67,19 +66,8 @@ async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     return `failed to parse function arguments: ${error instanceof Error ? error.message : String(error)}`;
   }
   try {
-    const result = await runOneShot(
-      {
-        selfId: ctx.conversationId,
-        subId: ctx.subId,
-        supervisor: ctx.supervisor,
-        approvals: ctx.approvals,
-        emit: ctx.emit,
-        signal: ctx.signal,
-        inherit: inheritedSettings(ctx.settings),
-      },
-      { source: { subagent: { thread_spawn: { parent_thread_id: ctx.conversationId, depth: ctx.depth + 1 } } } },
-      [{ type: "text", text: args.prompt }],
-    );
+    const source = { subagent: { thread_spawn: { parent_thread_id: delegation.selfId, depth: delegation.depth + 1 } } };
+    const result = await runOneShot(delegation, { source }, [{ type: "text", text: args.prompt }]);
     if (result.aborted) return `sub-agent ${result.conversationId} was interrupted before it finished`;
     return result.lastAgentMessage ?? `sub-agent ${result.conversationId} finished without an answer`;
   } catch (error) {
@@ -142,7 +130,7 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     cwd,
     ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
     signal: ctx.signal,
-    onProcessGroup: (pid, running) => ctx.supervisor?.trackProcessGroup(pid, running),
+    onProcessGroup: ctx.trackProcessGroup,
     onOutput: (stream, chunk) =>
       ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
   });

@@ -16,7 +16,7 @@ import { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL } from "../tools/index.js";
 import type { PendingApprovals } from "./approvals.js";
 import type { ConversationHistory } from "./history.js";
 import { handleToolCall } from "./tool-calls.js";
-import type { SupervisorLink } from "./worker-task.js";
+import type { DelegateContext } from "../delegate/delegate.js";
 import type { TurnSettings } from "./settings.js";
 import { turnContextItem } from "./settings.js";
 
@@ -37,8 +37,11 @@ export type TurnDeps = {
   usage: { total: TokenUsage | undefined };
   approvals: PendingApprovals;
   approvedForSession: Set<string>;
-  depth: number;
-  supervisor?: SupervisorLink | undefined;
+  /** How this turn may start sub-agents (undefined when it cannot). */
+  delegation(signal: AbortSignal): DelegateContext | undefined;
+  /** Reports a command's process group to the supervisor. */
+  trackProcessGroup(pid: number, running: boolean): void;
+  canDelegate: boolean;
   toolsEnabled: boolean;
 };
 
@@ -53,48 +56,40 @@ export async function runTurn(
   emit({ type: "task_started", model_context_window: deps.model.contextWindow(settings.model) });
   recordUserMessage(userInputToMessage(input), input, subId, deps);
 
+  // A failure ends the task through the session, which reports it (error, then task_complete) unless aborted.
   let lastAgentMessage: string | null = null;
-  try {
-    for (;;) {
+  for (;;) {
+    signal.throwIfAborted();
+    const injected = deps.takePendingInput();
+    if (injected.length > 0) recordItems(injected, deps);
+    deps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
+    const request: ModelRequest = {
+      model: settings.model,
+      conversationId: deps.conversationId,
+      reasoningEffort: settings.effort,
+      instructions: deps.baseInstructions,
+      input: deps.history.forPrompt(),
+      tools: offeredTools(deps),
+    };
+    const response = await streamResponse(request, subId, deps, signal);
+    lastAgentMessage = response.lastAgentMessage;
+    // Input that arrived while the model answered gets its own request rather than being dropped.
+    if (response.calls.length === 0 && !deps.hasPendingInput()) break;
+    for (const call of response.calls) {
       signal.throwIfAborted();
-      const injected = deps.takePendingInput();
-      if (injected.length > 0) recordItems(injected, deps);
-      deps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
-      const request: ModelRequest = {
-        model: settings.model,
-        conversationId: deps.conversationId,
-        reasoningEffort: settings.effort,
-        instructions: deps.baseInstructions,
-        input: deps.history.forPrompt(),
-        tools: offeredTools(deps),
-      };
-      const response = await streamResponse(request, subId, deps, signal);
-      lastAgentMessage = response.lastAgentMessage;
-      // Input that arrived while the model answered gets its own request rather than being dropped.
-      if (response.calls.length === 0 && !deps.hasPendingInput()) break;
-      for (const call of response.calls) {
-        signal.throwIfAborted();
-        const output = await handleToolCall(call, {
-          subId,
-          settings,
-          emit,
-          approvals: deps.approvals,
-          approvedForSession: deps.approvedForSession,
-          signal,
-          conversationId: deps.conversationId,
-          depth: deps.depth,
-          supervisor: deps.supervisor,
-        });
-        signal.throwIfAborted();
-        recordItems([output], deps);
-      }
+      const output = await handleToolCall(call, {
+        subId,
+        settings,
+        emit,
+        approvals: deps.approvals,
+        approvedForSession: deps.approvedForSession,
+        signal,
+        delegation: deps.delegation(signal),
+        trackProcessGroup: deps.trackProcessGroup,
+      });
+      signal.throwIfAborted();
+      recordItems([output], deps);
     }
-  } catch (error) {
-    if (signal.aborted) throw error;
-    emit({ type: "error", message: error instanceof Error ? error.message : String(error) });
-    deps.markFinishing();
-    emit({ type: "task_complete", last_agent_message: null });
-    return;
   }
   deps.markFinishing();
   emit({ type: "task_complete", last_agent_message: lastAgentMessage });
@@ -204,5 +199,5 @@ function accumulateUsage(deps: TurnDeps, last: TokenUsage | undefined, model: st
 
 function offeredTools(deps: TurnDeps): ToolSpec[] {
   if (!deps.toolsEnabled) return [];
-  return deps.supervisor ? [SHELL_TOOL, UPDATE_PLAN_TOOL, DELEGATE_TOOL] : [SHELL_TOOL, UPDATE_PLAN_TOOL];
+  return deps.canDelegate ? [SHELL_TOOL, UPDATE_PLAN_TOOL, DELEGATE_TOOL] : [SHELL_TOOL, UPDATE_PLAN_TOOL];
 }

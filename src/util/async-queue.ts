@@ -33,8 +33,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     waiter?.({ value: undefined, done: true });
   }
 
-  /** Takes the next item if one is queued, without waiting. */
-  tryShift(): T | undefined {
+  private tryShift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head] as T;
     this.items[this.head] = undefined as T;
