@@ -4,14 +4,14 @@
 import "./lib/launch.js";
 import { statSync } from "node:fs";
 import path from "node:path";
-import { RolloutRecorder, readRolloutHistory, truncateBeforeNthUserMessage, type RolloutItem, type SessionMeta } from "../src/index.js";
+import { RolloutRecorder, readRolloutHistory, systemClock, truncateBeforeNthUserMessage, type RolloutItem, type SessionMeta } from "../src/index.js";
 import { tempDir } from "./lib/home.js";
 import { benchArgs, mib, ms, num, perSecond, printMachine, printTable, summarize } from "./lib/stats.js";
 
 const args = benchArgs(["lines"]);
 const lines = Number(args.get("lines") ?? (args.quick ? 2_000 : 100_000));
 const runs = args.runs(args.quick ? 1 : 5);
-const clock = { now: () => new Date() };
+const clock = systemClock;
 const dir = tempDir("rollouts");
 let files = 0;
 

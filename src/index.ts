@@ -54,3 +54,5 @@ export type { ConfigOverrides, ConfigToml } from "./config-file.js";
 export type { ModelProviderInfo, WireApi } from "./model/provider-info.js";
 
 export * from "./protocol/index.js";
+export { ManualClock, systemClock, createIdSource } from "./util/clock.js";
+export type { Clock, IdSource, TimerId } from "./util/clock.js";

@@ -13,7 +13,7 @@ import { rolloutPathFor } from "../src/rollout/paths.js";
 import { readRolloutHistory } from "../src/rollout/reader.js";
 import type { SessionDeps, SessionInit } from "../src/session/session.js";
 import { runConversationTask } from "../src/session/worker-task.js";
-import type { Clock } from "../src/util/clock.js";
+import { type Clock, systemClock } from "../src/util/clock.js";
 import { CLI_VERSION, DEFAULT_ORIGINATOR } from "../src/version.js";
 import { readTurn, runTurn, textInput, useRuntime } from "./helpers.js";
 
@@ -31,7 +31,7 @@ beforeEach(() => {
 
 const CONVERSATION_ID = "019a9000-0000-7000-8000-00000000000a";
 const NOW = new Date();
-const fixedClock: Clock = { now: () => NOW };
+const fixedClock: Clock = { ...systemClock, now: () => NOW };
 
 type Session = {
   conversation: Conversation;

@@ -1,11 +1,95 @@
-// Time and ids are injected so tests can control them (no Date.now()/randomUUID() inside logic).
+// Time and ids are injected so tests can control them (no Date.now(), setTimeout or randomUUID() inside logic).
+// A Clock's timer half has the shape XState expects of its system clock, so one clock drives the machines'
+// delayed transitions and every deadline outside them.
 import { randomBytes } from "node:crypto";
+
+export type TimerId = unknown;
 
 export interface Clock {
   now(): Date;
+  /** Calls `fn` once after `ms`. System timers never keep the process alive on their own. */
+  setTimeout(fn: () => void, ms: number): TimerId;
+  clearTimeout(id: TimerId): void;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+export const systemClock: Clock = {
+  now: () => new Date(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
+
+/** Resolves after `ms` on `clock`; rejects with the signal's reason when it aborts first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const onAbort = (): void => {
+      clock.clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Races `promise` against a deadline on `clock`: `undefined` when the deadline comes first. */
+export async function withDeadline<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: TimerId;
+  const deadline = new Promise<undefined>((resolve) => (timer = clock.setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
+/** A clock that moves only when told to: timers due by the new time fire in order, each at its own time. */
+export class ManualClock implements Clock {
+  private current: number;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start: Date | number = 0) {
+    this.current = typeof start === "number" ? start : start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  setTimeout(fn: () => void, ms: number): number {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.current + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(id: TimerId): void {
+    this.timers.delete(id as number);
+  }
+
+  /** Timers waiting to fire. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due (timers set while firing included). */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.timers) {
+        if (entry[1].at <= target && (due === undefined || entry[1].at < due[1].at)) due = entry;
+      }
+      if (due === undefined) break;
+      this.timers.delete(due[0]);
+      this.current = Math.max(this.current, due[1].at);
+      due[1].fn();
+    }
+    this.current = target;
+  }
+}
 
 export interface IdSource {
   /** A new conversation id: a time-ordered UUID v7, as Codex assigns. */

@@ -6,11 +6,11 @@ import { afterEach } from "vitest";
 import { type MessageItem, type ResponseItem } from "../../src/protocol/items.js";
 import { type EventMsg } from "../../src/protocol/events.js";
 import { type HistoryBase, type RolloutItem, type SessionMeta } from "../../src/protocol/rollout.js";
-import { type Clock } from "../../src/util/clock.js";
+import { type Clock, ManualClock } from "../../src/util/clock.js";
 import { formatRolloutLine } from "../../src/rollout/line.js";
 
 export const FIXED_NOW = new Date("2025-11-17T19:50:54.123Z");
-export const fixedClock: Clock = { now: () => FIXED_NOW };
+export const fixedClock: Clock = new ManualClock(FIXED_NOW);
 
 export const ID_A = "019a9000-0000-7000-8000-00000000000a";
 export const ID_B = "019a9000-0000-7000-8000-00000000000b";
