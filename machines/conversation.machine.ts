@@ -1,36 +1,105 @@
-// Supervision of one conversation. The machine decides; the worker actor it invokes watches the conversation's
-// worker and reports what happens to it as events. Tests swap the actor with provide().
-import { assign, fromCallback, setup } from "xstate";
+// Supervision of one conversation, in OTP's vocabulary on XState. The machine decides; what it invokes acts:
+// `startWorker` starts an incarnation of the conversation's worker (the first from the caller's history, every
+// later one resumed from the conversation's own rollout), `watchWorker` turns that worker's life into events.
+// A crash is handled by the child spec (temporary / transient / permanent) within the restart intensity, with a
+// backoff; a worker whose event loop stops answering the heartbeat is killed as `hung`. Every timer comes from
+// the actor system's clock, so tests run on simulated time. Tests provide a fake host (no threads).
+import { assign, fromCallback, fromPromise, setup } from "xstate";
+import { RestartIntensityError } from "../src/errors.js";
 
-export type ConversationState = "spawning" | "awaitingSessionConfigured" | "active" | "removed" | "failed";
+export type ConversationState =
+  | "spawning"
+  | "awaitingSessionConfigured"
+  | "active"
+  | "restarting"
+  | "stopping"
+  | "removed"
+  | "failed";
 
-/** What the machine watches: when the worker picked the conversation up, and how it ended. */
-export type WorkerHandle = {
-  ready: Promise<void>;
-  ended: Promise<{ ok: true } | { ok: false; error: Error }>;
-};
+import type { RestartType } from "../src/config.js";
+
+export type { RestartType };
+/** How long a conversation gets to shut down before it is killed, or kill it at once. */
+export type ShutdownSpec = number | "brutal_kill";
+export type ExitReason = "threw" | "exited" | "out_of_memory" | "hung" | "killed";
+
+export type ChildSpec = { restart: RestartType; shutdown: ShutdownSpec };
+export type RestartIntensity = { maxRestarts: number; periodMs: number };
+export type RestartBackoff = { initialMs: number; maxMs: number };
+
+/** How one incarnation of a worker ended. `requested`: it was asked to stop (shutdown), rather than just ending. */
+export type WorkerEnd = { ok: true; requested: boolean } | { ok: false; reason: ExitReason; error: Error };
+
+/** One incarnation of a conversation's worker, as the machine sees it. */
+export interface WorkerHandle {
+  /** Resolves once the session announced itself properly; rejects when its first event was anything else. */
+  readonly configured: Promise<unknown>;
+  readonly ended: Promise<WorkerEnd>;
+  /** Asks the session to shut down. */
+  stop(): void;
+  /** Ends the worker now; its end then carries `reason`. */
+  kill(reason: "killed" | "hung"): void;
+  /** Sends a heartbeat; `onPong` listeners hear the answer. */
+  ping(): void;
+  onPong(listener: () => void): () => void;
+}
+
+/** Where incarnations come from: the manager (real threads) or a test. */
+export interface WorkerHost {
+  /** Incarnation 0 starts from the caller's history; later ones resume from the rollout. */
+  start(incarnation: number): Promise<WorkerHandle>;
+  /** Whether a failure is one a restart would only repeat (a broken rollout, a full disk, a bad config). */
+  isPermanentFailure(error: Error): boolean;
+}
 
 export type ConversationMachineInput = {
   conversationId: string;
-  rolloutPath: string;
-  parentId?: string | undefined;
-  worker: WorkerHandle;
+  host: WorkerHost;
+  spec: ChildSpec;
+  intensity: RestartIntensity;
+  backoff: RestartBackoff;
+  hangTimeoutMs: number;
+  /** Reads the current time (the same clock the actor system's timers run on). */
+  now(): number;
 };
 
-export type ConversationMachineContext = ConversationMachineInput & { cause: Error | undefined };
+export type ConversationMachineContext = ConversationMachineInput & {
+  worker: WorkerHandle | undefined;
+  incarnation: number;
+  /** Whether any incarnation ever got configured: a conversation that never started is not restarted. */
+  started: boolean;
+  /** When each restart happened (only those inside the intensity period matter). */
+  restartTimes: number[];
+  restarts: number;
+  lastExit: ExitReason | undefined;
+  /** Why the conversation failed or last crashed. */
+  cause: Error | undefined;
+  /** The client asked for this end (shutdown, terminate): nothing is restarted. */
+  stopRequested: boolean;
+  /** The deadline of the stop under way, when its caller set one shorter than the spec's. */
+  stopTimeoutMs: number | undefined;
+  terminated: boolean;
+};
 
 export type ConversationMachineEvent =
-  | { type: "worker.ready" }
-  | { type: "session.configured" }
-  | { type: "session.firstEventInvalid"; error: Error }
-  | { type: "worker.exited" }
-  | { type: "worker.failed"; error: Error }
+  | { type: "worker.configured" }
+  | { type: "worker.firstEventInvalid"; error: Error }
+  | { type: "worker.ended"; end: WorkerEnd }
+  | { type: "worker.pong" }
+  /** Shut down, killing the worker past `timeoutMs` (default: the spec's shutdown). */
+  | { type: "stop"; timeoutMs?: number }
+  | { type: "terminate" }
   | { type: "remove" };
 
-/** What the worker actor reports to its machine. */
-export type WorkerReport = Extract<ConversationMachineEvent, { type: `worker.${string}` }>;
+/** How often a healthy worker is asked for a heartbeat, for a given hang timeout. */
+export function heartbeatIntervalMs(hangTimeoutMs: number): number {
+  return Math.max(1, Math.min(5_000, Math.floor(hangTimeoutMs / 2)));
+}
 
-export type WorkerActorInput = { worker: WorkerHandle };
+function recentRestarts(context: ConversationMachineContext): number[] {
+  const since = context.now() - context.intensity.periodMs;
+  return context.restartTimes.filter((time) => time > since);
+}
 
 export const conversationMachine = setup({
   types: {
@@ -39,48 +108,176 @@ export const conversationMachine = setup({
     events: {} as ConversationMachineEvent,
   },
   actors: {
-    // Turns the worker's lifecycle into WorkerReports; stops reporting when the machine leaves `live`.
-    worker: fromCallback<ConversationMachineEvent, WorkerActorInput>(({ input, sendBack }) => {
+    startWorker: fromPromise<WorkerHandle, { host: WorkerHost; incarnation: number }>(({ input }) =>
+      input.host.start(input.incarnation),
+    ),
+    // Turns one incarnation's life into events; stops reporting when the machine stops watching it.
+    watchWorker: fromCallback<ConversationMachineEvent, { worker: WorkerHandle }>(({ input, sendBack }) => {
       let watching = true;
-      void input.worker.ready.then(() => watching && sendBack({ type: "worker.ready" }));
-      void input.worker.ended.then((end) => {
-        if (watching) sendBack(end.ok ? { type: "worker.exited" } : { type: "worker.failed", error: end.error });
-      });
+      const report = (event: ConversationMachineEvent): void => {
+        if (watching) sendBack(event);
+      };
+      input.worker.configured.then(
+        () => report({ type: "worker.configured" }),
+        (error: unknown) => report({ type: "worker.firstEventInvalid", error: error as Error }),
+      );
+      void input.worker.ended.then((end) => report({ type: "worker.ended", end }));
+      const unsubscribe = input.worker.onPong(() => report({ type: "worker.pong" }));
       return () => {
         watching = false;
+        unsubscribe();
       };
     }),
   },
+  delays: {
+    hangTimeout: ({ context }) => context.hangTimeoutMs,
+    heartbeat: ({ context }) => heartbeatIntervalMs(context.hangTimeoutMs),
+    shutdownTimeout: ({ context }) => {
+      const spec = context.spec.shutdown === "brutal_kill" ? 0 : context.spec.shutdown;
+      return Math.min(spec, context.stopTimeoutMs ?? spec);
+    },
+    backoff: ({ context }) => {
+      const attempt = Math.max(0, recentRestarts(context).length - 1);
+      return Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** attempt);
+    },
+  },
+  guards: {
+    endedAsAsked: ({ context, event }) => {
+      if (event.type !== "worker.ended" || !event.end.ok) return false;
+      return event.end.requested || context.stopRequested || context.spec.restart !== "permanent";
+    },
+    mayRestart: ({ context }) => {
+      if (context.spec.restart === "temporary" || !context.started || context.stopRequested || context.terminated) {
+        return false;
+      }
+      if (context.cause !== undefined && context.host.isPermanentFailure(context.cause)) return false;
+      return recentRestarts(context).length < context.intensity.maxRestarts;
+    },
+  },
   actions: {
-    recordCause: assign({
-      cause: ({ event }) =>
-        event.type === "worker.failed" || event.type === "session.firstEventInvalid" ? event.error : undefined,
+    bindWorker: assign({ worker: ({ event }) => (event as unknown as { output: WorkerHandle }).output }),
+    markStarted: assign({ started: true }),
+    recordExit: assign(({ event }) => {
+      if (event.type !== "worker.ended") return {};
+      if (event.end.ok) return { lastExit: "exited" as const, cause: undefined };
+      return { lastExit: event.end.reason, cause: event.end.error };
     }),
+    recordStartFailure: assign(({ event }) => {
+      const error = (event as unknown as { error: unknown }).error;
+      return { lastExit: "threw" as const, cause: error instanceof Error ? error : new Error(String(error)) };
+    }),
+    recordInvalidFirstEvent: assign({
+      cause: ({ event }) => (event.type === "worker.firstEventInvalid" ? event.error : undefined),
+    }),
+    recordRestart: assign(({ context }) => ({
+      restartTimes: [...recentRestarts(context), context.now()],
+      restarts: context.restarts + 1,
+      incarnation: context.incarnation + 1,
+      worker: undefined,
+    })),
+    giveUp: assign(({ context }) => {
+      // A crash the spec allows restarting, but past the intensity: say so, keeping the crash as the cause.
+      const wanted =
+        context.spec.restart !== "temporary" && context.started && !context.stopRequested && !context.terminated;
+      if (!wanted || context.cause === undefined || context.host.isPermanentFailure(context.cause)) return {};
+      const { maxRestarts, periodMs } = context.intensity;
+      return {
+        cause: new RestartIntensityError(context.conversationId, maxRestarts, periodMs, { cause: context.cause }),
+      };
+    }),
+    askToStop: assign(({ event }) => ({
+      stopRequested: true,
+      stopTimeoutMs: event.type === "stop" ? event.timeoutMs : undefined,
+    })),
+    markTerminated: assign({ terminated: true }),
+    stopWorker: ({ context }) => {
+      if (context.spec.shutdown === "brutal_kill") context.worker?.kill("killed");
+      else context.worker?.stop();
+    },
+    killWorker: ({ context }) => context.worker?.kill("killed"),
+    killHungWorker: ({ context }) => context.worker?.kill("hung"),
+    ping: ({ context }) => context.worker?.ping(),
   },
 }).createMachine({
   id: "conversation",
-  context: ({ input }) => ({ ...input, cause: undefined }),
-  initial: "live",
+  context: ({ input }) => ({
+    ...input,
+    worker: undefined,
+    incarnation: 0,
+    started: false,
+    restartTimes: [],
+    restarts: 0,
+    lastExit: undefined,
+    cause: undefined,
+    stopRequested: false,
+    stopTimeoutMs: undefined,
+    terminated: false,
+  }),
+  initial: "spawning",
+  on: {
+    remove: ".removed",
+  },
   states: {
-    live: {
-      invoke: { src: "worker", input: ({ context }) => ({ worker: context.worker }) },
-      initial: "spawning",
-      states: {
-        spawning: {
-          on: { "worker.ready": "awaitingSessionConfigured" },
-        },
-        awaitingSessionConfigured: {
-          on: {
-            "session.configured": "active",
-            "session.firstEventInvalid": { target: "#conversation.failed", actions: "recordCause" },
-          },
-        },
-        active: {},
+    spawning: {
+      invoke: {
+        src: "startWorker",
+        input: ({ context }) => ({ host: context.host, incarnation: context.incarnation }),
+        onDone: { target: "running", actions: "bindWorker" },
+        onError: { target: "crashed", actions: "recordStartFailure" },
       },
       on: {
-        "worker.failed": { target: "failed", actions: "recordCause" },
-        "worker.exited": "removed",
-        remove: "removed",
+        stop: { target: "removed", actions: "askToStop" },
+        terminate: { target: "failed", actions: "markTerminated" },
+      },
+    },
+    running: {
+      invoke: { src: "watchWorker", input: ({ context }) => ({ worker: context.worker as WorkerHandle }) },
+      initial: "awaitingSessionConfigured",
+      states: {
+        awaitingSessionConfigured: {
+          on: {
+            "worker.configured": { target: "active", actions: "markStarted" },
+            "worker.firstEventInvalid": { target: "#conversation.failed", actions: ["recordInvalidFirstEvent", "killWorker"] },
+          },
+          after: { hangTimeout: "hung" },
+        },
+        active: {
+          initial: "healthy",
+          states: {
+            healthy: { after: { heartbeat: "probing" } },
+            probing: {
+              entry: "ping",
+              on: { "worker.pong": "healthy" },
+              after: { hangTimeout: "#conversation.running.hung" },
+            },
+          },
+        },
+        hung: { entry: "killHungWorker" },
+        stopping: {
+          entry: "stopWorker",
+          after: { shutdownTimeout: { actions: "killWorker" } },
+        },
+      },
+      on: {
+        "worker.ended": [
+          { guard: "endedAsAsked", target: "removed" },
+          { target: "crashed", actions: "recordExit" },
+        ],
+        stop: { target: ".stopping", actions: "askToStop" },
+        terminate: { actions: ["markTerminated", "killWorker"] },
+      },
+    },
+    crashed: {
+      always: [
+        { guard: "mayRestart", target: "restarting", actions: "recordRestart" },
+        { target: "failed", actions: "giveUp" },
+      ],
+    },
+    restarting: {
+      after: { backoff: "spawning" },
+      on: {
+        stop: { target: "removed", actions: "askToStop" },
+        terminate: { target: "failed", actions: "markTerminated" },
       },
     },
     removed: { type: "final" },
@@ -88,11 +285,17 @@ export const conversationMachine = setup({
   },
 });
 
-/** Flattens the machine's (possibly nested) state value to one of the five supervision states. */
+/** Flattens the machine's nested state value to one of the supervision states. */
 export function conversationState(value: unknown): ConversationState {
-  if (value === "removed" || value === "failed") return value;
-  if (typeof value === "object" && value !== null && "live" in value) {
-    return (value as { live: ConversationState }).live;
+  if (typeof value === "string") {
+    if (value === "crashed") return "restarting";
+    return value as ConversationState;
+  }
+  if (typeof value === "object" && value !== null && "running" in value) {
+    const running = (value as { running: unknown }).running;
+    if (running === "hung") return "active";
+    if (typeof running === "string") return running as ConversationState;
+    return "active";
   }
   throw new Error(`unexpected conversation machine state: ${JSON.stringify(value)}`);
 }

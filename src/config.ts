@@ -4,6 +4,9 @@ import path from "node:path";
 import type { AskForApproval, ReasoningEffort, ReasoningSummary, SandboxPolicy, SessionSource } from "./protocol/index.js";
 import type { ModelProviderInfo } from "./model/provider-info.js";
 
+/** OTP's restart types: never restarted, restarted after a crash, restarted after any end it did not ask for. */
+export type RestartType = "temporary" | "transient" | "permanent";
+
 export type ConversationConfig = {
   /** Absolute working directory of the session. */
   cwd: string;
@@ -40,6 +43,10 @@ export type ConversationConfig = {
   maxSubagentDepth?: number;
   /** How many sub-agents may run at once across the manager (default 8). */
   maxSubagents?: number;
+  /** Whether the supervisor restarts this conversation after a crash (default "transient"; sub-agents are "temporary"). */
+  restart?: RestartType;
+  /** How long it gets to shut down before it is killed, in ms, or "brutal_kill" (default 10 s; sub-agents 2 s). */
+  shutdown?: number | "brutal_kill";
 };
 
 export const DEFAULT_MAX_SUBAGENT_DEPTH = 3;

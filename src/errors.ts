@@ -43,7 +43,7 @@ export class WorkerCrashedError extends InternalAgentDiedError {
   override readonly code = "worker_crashed";
   constructor(
     readonly conversationId: string,
-    readonly reason: "threw" | "exited" | "out_of_memory" | "killed",
+    readonly reason: "threw" | "exited" | "out_of_memory" | "hung" | "killed",
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -251,14 +251,6 @@ export class ModelStreamError extends ModelProviderError {
   override readonly code = "model_stream";
 }
 
-/** A one-shot sub-agent takes its input once; its submit side is closed. */
-export class DelegateClosedError extends LlmxError {
-  override readonly code = "delegate_closed";
-  constructor(readonly conversationId: string) {
-    super(`sub-agent ${conversationId} is one-shot: it takes no further submissions`);
-  }
-}
-
 /** Delegating would nest sub-agents deeper than allowed. */
 export class SubagentDepthError extends LlmxError {
   override readonly code = "subagent_depth";
@@ -272,6 +264,19 @@ export class SubagentLimitError extends LlmxError {
   override readonly code = "subagent_limit";
   constructor(readonly limit: number) {
     super(`cannot start a sub-agent: ${limit} are already running, the configured maximum`);
+  }
+}
+
+/** A conversation crashed more often than its restart intensity allows, so it was not restarted (`cause`: the last crash). */
+export class RestartIntensityError extends InternalAgentDiedError {
+  override readonly code = "restart_intensity";
+  constructor(
+    readonly conversationId: string,
+    readonly maxRestarts: number,
+    readonly periodMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`conversation ${conversationId} crashed more than ${maxRestarts} times in ${periodMs} ms; not restarted`, options);
   }
 }
 
@@ -292,9 +297,9 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     RolloutHistoryBaseError,
     ConversationInUseError,
     UnknownApprovalError,
-    DelegateClosedError,
     SubagentDepthError,
     SubagentLimitError,
+    RestartIntensityError,
     ModelProviderError,
     MissingApiKeyError,
     ModelAuthError,
@@ -305,3 +310,15 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     ModelStreamError,
   ].map((errorClass) => [errorClass.name, errorClass]),
 );
+
+/** The client's `error` event for a failure: its message, and the typed error's code (data, not text). */
+export function errorEvent(error: unknown, prefix = ""): { type: "error"; message: string; code: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  const code =
+    error instanceof LlmxError
+      ? error.code
+      : typeof (error as { code?: unknown } | null)?.code === "string"
+        ? (error as { code: string }).code
+        : "error";
+  return { type: "error", message: `${prefix}${message}`, code };
+}

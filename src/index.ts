@@ -43,12 +43,9 @@ export {
   SessionConfiguredNotFirstEventError,
   UnknownApprovalError,
   WorkerCrashedError,
-  DelegateClosedError,
   SubagentDepthError,
   SubagentLimitError,
 } from "./errors.js";
-export { Delegate, OneShotDelegate, runOneShot, startDelegate } from "./delegate/delegate.js";
-export type { DelegateContext, OneShotResult } from "./delegate/delegate.js";
 export { loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";
 export type { ConfigOverrides, ConfigToml } from "./config-file.js";
 export type { ModelProviderInfo, WireApi } from "./model/provider-info.js";

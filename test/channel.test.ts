@@ -1,5 +1,5 @@
-// The framed channel over a real in-process MessageChannel, and the supervisor's Conversation handle driven by
-// a fake worker that the tests play by hand (its task promise, its port, its credits).
+// The framed channel over a real in-process MessageChannel, and the supervisor's Conversation handle and worker
+// link driven by a fake worker that the tests play by hand (its task promise, its port, its credits).
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
@@ -17,8 +17,10 @@ import {
   WorkerCrashedError,
   serializeError,
 } from "../src/errors.js";
-import { Conversation, SUBMISSION_QUEUE_CAPACITY } from "../src/manager/conversation.js";
+import { SUBMISSION_QUEUE_CAPACITY } from "../src/manager/conversation.js";
+import type { ThreadFacts } from "../src/manager/runtime.js";
 import type { Event, EventMsg, Op, Submission } from "../src/protocol/index.js";
+import { linkConversation } from "./in-process.js";
 
 const openPorts: MessagePort[] = [];
 afterEach(() => {
@@ -182,6 +184,14 @@ describe("Conversation handle", () => {
   const interrupt: Op = { type: "interrupt" };
   const event = (id: string, msg: EventMsg): Event => ({ id, msg });
   const taskStarted = (id: string): Event => event(id, { type: "task_started", model_context_window: null });
+  const SESSION_CONFIGURED: EventMsg = {
+    type: "session_configured",
+    session_id: CONVERSATION_ID,
+    model: "m",
+    history_log_id: 0,
+    history_entry_count: 0,
+    rollout_path: "/nowhere/rollout.jsonl",
+  };
   const agentMessage = (id: string, message: string): Event => event(id, { type: "agent_message", message });
 
   /** The worker side, played by the test: it sees submissions and sends what a session would send. */
@@ -218,37 +228,41 @@ describe("Conversation handle", () => {
   }
 
   function startConversation() {
-    const { port1, port2 } = messageChannel();
     let settle!: { resolve(value: unknown): void; reject(error: Error): void };
-    const task = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
-    const conversation = new Conversation({
-      conversationId: CONVERSATION_ID,
-      rolloutPath: "/nowhere/rollout.jsonl",
-      port: port1,
-      task,
-      kill: () => undefined,
-    });
-    const worker = fakeWorker(port2);
+    let worker!: ReturnType<typeof fakeWorker>;
+    let facts: ThreadFacts = {};
+    const { conversation, link } = linkConversation(
+      { conversationId: CONVERSATION_ID, rolloutPath: "/nowhere/rollout.jsonl" },
+      (task) => {
+        openPorts.push(task.port);
+        worker = fakeWorker(task.port);
+        worker.emit(event("", SESSION_CONFIGURED));
+        return new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+      },
+      () => facts,
+    );
     return {
       conversation,
+      link,
       worker,
       /** The session returned: the task resolves and the worker closes its port, as worker-task does. */
       endNormally: () => {
-        settle.resolve({ conversationId: CONVERSATION_ID });
+        settle.resolve({ conversationId: CONVERSATION_ID, ended: "shutdown" });
         worker.close();
       },
-      /** The worker died: its task rejects (piscina's way) and its port goes away. */
-      crash: (error: Error) => {
+      /** The worker died: its task rejects (piscina's way), its port goes away, and its thread left `threadFacts`. */
+      crash: (error: Error, threadFacts: ThreadFacts = {}) => {
+        facts = threadFacts;
         settle.reject(error);
         worker.close();
       },
     };
   }
 
-  it("resolves ready when the worker says it has picked up the task", async () => {
-    const { conversation, worker } = startConversation();
-    worker.send({ type: "llmx/ready" });
-    await expect(conversation.ready).resolves.toBeUndefined();
+  it("learns the worker's thread when the worker says it has picked up the task", async () => {
+    const { link, worker } = startConversation();
+    worker.send({ type: "llmx/ready", threadId: 42 });
+    await expect.poll(() => link.threadId).toBe(42);
   });
 
   it("submit assigns the ids 0, 1, 2, ... and the worker receives the submissions in that order", async () => {
@@ -335,20 +349,21 @@ describe("Conversation handle", () => {
     const sent = [event("", { type: "background_event", message: "starting" }), taskStarted("0"), agentMessage("0", "hi")];
 
     worker.emit(...sent);
-    crash(new Error("worker exited with code: 3"));
+    crash(new Error("worker exited with code: 3"), { exitCode: 3 });
 
     expect(await collect(conversation.events())).toEqual([
       ...sent,
       event("0", {
         type: "error",
         message: `conversation ${CONVERSATION_ID} worker exited: worker exited with code: 3`,
+        code: "worker_crashed",
       }),
     ]);
   });
 
   it("after a worker crash, nextEvent and submit reject with WorkerCrashedError, an InternalAgentDiedError", async () => {
     const { conversation, crash } = startConversation();
-    crash(new Error("worker exited with code: 3"));
+    crash(new Error("worker exited with code: 3"), { exitCode: 3 });
     const end = await conversation.ended;
 
     expect(end).toEqual({ ok: false, error: expect.any(WorkerCrashedError) });

@@ -9,6 +9,9 @@ import { FIXTURES, readTurn, runTurn, testConfig, textInput, useRuntime } from "
 const runtime = useRuntime();
 const FAULTY_MODEL = path.join(FIXTURES, "models/faulty-model.mjs");
 
+const lastMessage = (events: readonly Event[]): string | null | undefined =>
+  (events.at(-1)?.msg as { last_agent_message?: string | null }).last_agent_message;
+
 /** Checks one turn's events against Codex's order and returns the reply streamed in it. */
 function checkTurn(events: readonly Event[], turnId: string): string {
   expect(events.every((event) => event.id === turnId)).toBe(true);
@@ -56,7 +59,7 @@ describe("crash containment", () => {
     ["throws an uncaught exception", "throw", "threw", /model exploded/],
     ["calls process.exit", "exit", "exited", /exited with code: 7/],
     ["runs out of heap", "oom", "out_of_memory", /memory/],
-  ] as const)("a worker that %s mid-turn fails only its own conversation", async (_how, fault, reason, message) => {
+  ] as const)("a temporary conversation whose worker %s mid-turn fails, alone", async (_how, fault, reason, message) => {
     const home = await runtime.home();
     const manager = runtime.manager({
       maxConversations: 4,
@@ -72,7 +75,7 @@ describe("crash containment", () => {
       ),
     );
     const victim = await manager.newConversation(
-      testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault } }),
+      testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault }, restart: "temporary" }),
     );
 
     const neighbourTurns = neighbours.map(({ conversation }) => runTurn(conversation, "keep streaming"));
@@ -108,6 +111,43 @@ describe("crash containment", () => {
       expect(manager.list().find((entry) => entry.conversationId === conversationId)?.state).toBe("active");
     }
   });
+
+  it.each([
+    ["throws an uncaught exception", "throw", "threw"],
+    ["calls process.exit", "exit", "exited"],
+    ["runs out of heap", "oom", "out_of_memory"],
+  ] as const)(
+    "a conversation whose worker %s is restarted from its rollout: same handle, its history intact, neighbours undisturbed",
+    async (_how, fault, reason) => {
+      const home = await runtime.home();
+      const manager = runtime.manager({ maxConversations: 3, minThreads: 3, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+      const neighbour = await manager.newConversation(testConfig(home, { modelOptions: { deltaDelayMs: 2, repeat: 20 } }));
+      const victim = await manager.newConversation(
+        testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault, faultOn: "CRASH" } }),
+      );
+      const { conversation } = victim;
+      expect(lastMessage(await runTurn(conversation, "remember apples"))).toBe("seen: remember apples");
+
+      const neighbourTurn = runTurn(neighbour.conversation, "keep streaming");
+      const crashed = await conversation.submit(textInput("CRASH now"));
+      const events: Event[] = [];
+      while (events.at(-1)?.msg.type !== "conversation_restarted") events.push(await conversation.nextEvent());
+
+      // The turn in flight ends for the client (an error, then task_complete), then the stream says why it restarted.
+      expect(events.slice(-3)).toEqual([
+        { id: crashed, msg: { type: "error", message: expect.stringContaining("worker"), code: "worker_crashed" } },
+        { id: crashed, msg: { type: "task_complete", last_agent_message: null } },
+        { id: "", msg: { type: "conversation_restarted", reason, restarts: 1 } },
+      ]);
+      await expect.poll(() => manager.list().find((info) => info.conversationId === victim.conversationId)?.state).toBe("active");
+      expect(manager.list().find((info) => info.conversationId === victim.conversationId)).toMatchObject({ restarts: 1, lastExit: reason });
+
+      // The same handle goes on, and the model sees what was recorded before the crash.
+      const after = await runTurn(conversation, "what did I say?");
+      expect(lastMessage(after)).toBe("seen: remember apples | CRASH now | what did I say?");
+      expect((await neighbourTurn).at(-1)?.msg.type).toBe("task_complete");
+    },
+  );
 
   it("terminate() hard-stops a conversation that hangs, and it is reported as killed", async () => {
     const home = await runtime.home();

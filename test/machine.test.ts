@@ -1,22 +1,83 @@
-// The supervision machine on its own: no threads, a worker handle whose promises the test settles.
+// The supervision machine on simulated time: no threads, a fake host whose workers the test ends by hand, and a
+// ManualClock that drives every timer (backoff, intensity period, heartbeat, shutdown deadline).
 import { describe, expect, it } from "vitest";
 import { createActor } from "xstate";
-import { conversationMachine, conversationState, type WorkerHandle } from "../machines/conversation.machine.js";
+import {
+  conversationMachine,
+  conversationState,
+  heartbeatIntervalMs,
+  type ChildSpec,
+  type WorkerEnd,
+  type WorkerHandle,
+  type WorkerHost,
+} from "../machines/conversation.machine.js";
+import { RestartIntensityError, RolloutError } from "../src/errors.js";
+import { ManualClock } from "../src/util/clock.js";
 
-function controllableWorker() {
-  let ready!: () => void;
-  let ended!: (end: { ok: true } | { ok: false; error: Error }) => void;
-  const worker: WorkerHandle = {
-    ready: new Promise((resolve) => (ready = resolve)),
-    ended: new Promise((resolve) => (ended = resolve)),
+type FakeWorker = WorkerHandle & {
+  incarnation: number;
+  configure(): void;
+  end(end: WorkerEnd): void;
+  pong(): void;
+  pings: number;
+  stops: number;
+  kills: ("killed" | "hung")[];
+};
+
+function fakeWorker(incarnation: number): FakeWorker {
+  let configure!: () => void;
+  let end!: (end: WorkerEnd) => void;
+  const listeners = new Set<() => void>();
+  const worker: FakeWorker = {
+    incarnation,
+    configured: new Promise<void>((resolve) => (configure = resolve)),
+    ended: new Promise<WorkerEnd>((resolve) => (end = resolve)),
+    configure: () => configure(),
+    end: (e) => end(e),
+    pong: () => listeners.forEach((listener) => listener()),
+    pings: 0,
+    stops: 0,
+    kills: [],
+    stop: () => void worker.stops++,
+    kill: (reason) => {
+      worker.kills.push(reason);
+      // A real kill ends the worker with the reason it was killed for.
+      end({ ok: false, reason, error: new Error(`killed: ${reason}`) });
+    },
+    ping: () => void worker.pings++,
+    onPong: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
   };
-  return { worker, ready, ended };
+  return worker;
 }
 
-function start() {
-  const control = controllableWorker();
+const HANG_TIMEOUT_MS = 1_000;
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function supervise(spec: Partial<ChildSpec> = {}, options: { maxRestarts?: number; periodMs?: number } = {}) {
+  const clock = new ManualClock(1_000_000);
+  const workers: FakeWorker[] = [];
+  const host: WorkerHost = {
+    start: (incarnation) => {
+      const worker = fakeWorker(incarnation);
+      workers.push(worker);
+      return Promise.resolve(worker);
+    },
+    isPermanentFailure: (error) => error instanceof RolloutError,
+  };
   const actor = createActor(conversationMachine, {
-    input: { conversationId: "c1", rolloutPath: "/tmp/c1.jsonl", worker: control.worker },
+    clock,
+    input: {
+      conversationId: "c1",
+      host,
+      spec: { restart: "transient", shutdown: 500, ...spec },
+      intensity: { maxRestarts: options.maxRestarts ?? 2, periodMs: options.periodMs ?? 10_000 },
+      backoff: { initialMs: 100, maxMs: 400 },
+      hangTimeoutMs: HANG_TIMEOUT_MS,
+      now: () => clock.now().getTime(),
+    },
   });
   const states: string[] = [];
   actor.subscribe((snapshot) => {
@@ -24,55 +85,249 @@ function start() {
     if (states.at(-1) !== state) states.push(state);
   });
   actor.start();
-  return { actor, states, ...control };
+  const current = (): FakeWorker => {
+    const worker = workers.at(-1);
+    if (worker === undefined) throw new Error("no worker started");
+    return worker;
+  };
+  /** Lets promise callbacks run, then moves simulated time. */
+  const advance = async (ms: number) => {
+    await settle();
+    clock.advance(ms);
+    await settle();
+  };
+  const startActive = async () => {
+    await settle();
+    current().configure();
+    await settle();
+  };
+  const crash = async (reason: "threw" | "exited" | "out_of_memory" = "threw") => {
+    current().end({ ok: false, reason, error: new Error(`crash: ${reason}`) });
+    await settle();
+  };
+  return { actor, clock, workers, states, current, advance, startActive, crash, context: () => actor.getSnapshot().context };
 }
 
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-describe("conversation machine", () => {
-  it("goes spawning -> awaitingSessionConfigured -> active -> removed for a conversation that is shut down", async () => {
-    const { actor, states, ready, ended } = start();
-    ready();
+describe("conversation machine: lifecycle", () => {
+  it("goes spawning -> awaitingSessionConfigured -> active -> stopping -> removed when it is shut down", async () => {
+    const s = supervise();
+    await s.startActive();
+    s.actor.send({ type: "stop" });
+    expect(s.current().stops).toBe(1);
+    s.current().end({ ok: true, requested: true });
     await settle();
-    actor.send({ type: "session.configured" });
-    ended({ ok: true });
-    await settle();
-    expect(states).toEqual(["spawning", "awaitingSessionConfigured", "active", "removed"]);
-    expect(actor.getSnapshot().status).toBe("done");
+    expect(s.states).toEqual(["spawning", "awaitingSessionConfigured", "active", "stopping", "removed"]);
+    expect(s.actor.getSnapshot().status).toBe("done");
   });
 
-  it("fails with the worker's error as its cause, from any live state", async () => {
-    const { actor, states, ready, ended } = start();
-    ready();
-    await settle();
-    const crash = new Error("out of memory");
-    ended({ ok: false, error: crash });
-    await settle();
-    expect(states).toEqual(["spawning", "awaitingSessionConfigured", "failed"]);
-    expect(actor.getSnapshot().context.cause).toBe(crash);
-  });
-
-  it("fails when the first event is not session_configured, and ignores the worker afterwards", async () => {
-    const { actor, states, ready, ended } = start();
-    ready();
+  it("fails, without restarting, when the first event is not session_configured", async () => {
+    const s = supervise({ restart: "permanent" });
     await settle();
     const violation = new Error("not first");
-    actor.send({ type: "session.firstEventInvalid", error: violation });
-    ended({ ok: false, error: new Error("killed") });
+    s.actor.send({ type: "worker.firstEventInvalid", error: violation });
+    await s.advance(10_000);
+    expect(s.states).toEqual(["spawning", "awaitingSessionConfigured", "failed"]);
+    expect(s.context().cause).toBe(violation);
+    expect(s.workers).toHaveLength(1);
+  });
+
+  it("a conversation that crashes before it ever started is not restarted", async () => {
+    const s = supervise();
     await settle();
-    expect(states).toEqual(["spawning", "awaitingSessionConfigured", "failed"]);
-    expect(actor.getSnapshot().context.cause).toBe(violation);
+    await s.crash();
+    await s.advance(10_000);
+    expect(s.states.at(-1)).toBe("failed");
+    expect(s.workers).toHaveLength(1);
   });
 
   it("is removed when the manager drops it, whatever its worker does next", async () => {
-    const { actor, states, ready, ended } = start();
-    ready();
+    const s = supervise();
+    await s.startActive();
+    s.actor.send({ type: "remove" });
+    await s.crash();
+    await s.advance(10_000);
+    expect(s.states).toEqual(["spawning", "awaitingSessionConfigured", "active", "removed"]);
+    expect(s.workers).toHaveLength(1);
+  });
+});
+
+describe("conversation machine: restarts", () => {
+  it("restarts a transient conversation after a crash, from a new incarnation, after the backoff", async () => {
+    const s = supervise();
+    await s.startActive();
+    await s.crash("out_of_memory");
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("restarting");
+    expect(s.context()).toMatchObject({ restarts: 1, lastExit: "out_of_memory" });
+
+    await s.advance(99);
+    expect(s.workers).toHaveLength(1);
+    await s.advance(1);
+    expect(s.workers.map((w) => w.incarnation)).toEqual([0, 1]);
+    await s.startActive();
+    expect(s.states).toEqual(["spawning", "awaitingSessionConfigured", "active", "restarting", "spawning", "awaitingSessionConfigured", "active"]);
+  });
+
+  it("doubles the backoff with each recent restart, up to its maximum", async () => {
+    const s = supervise({}, { maxRestarts: 10 });
+    await s.startActive();
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await s.crash();
+      const before = s.workers.length;
+      let waited = 0;
+      while (s.workers.length === before) {
+        await s.advance(50);
+        waited += 50;
+      }
+      waits.push(waited);
+      await s.startActive();
+    }
+    expect(waits).toEqual([100, 200, 400, 400]);
+  });
+
+  it("gives up past the intensity: the conversation fails with RestartIntensityError carrying the last crash", async () => {
+    const s = supervise({}, { maxRestarts: 2, periodMs: 10_000 });
+    await s.startActive();
+    for (let i = 0; i < 2; i++) {
+      await s.crash();
+      await s.advance(1_000);
+      await s.startActive();
+    }
+    await s.crash("exited");
+    expect(s.states.at(-1)).toBe("failed");
+    const cause = s.context().cause;
+    expect(cause).toBeInstanceOf(RestartIntensityError);
+    expect((cause as Error).cause).toMatchObject({ message: "crash: exited" });
+    expect(s.workers).toHaveLength(3);
+  });
+
+  it("counts only the restarts inside the period", async () => {
+    const s = supervise({}, { maxRestarts: 1, periodMs: 5_000 });
+    await s.startActive();
+    for (let i = 0; i < 3; i++) {
+      await s.crash();
+      await s.advance(6_000);
+      await s.startActive();
+    }
+    expect(s.context().restarts).toBe(3);
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
+  });
+
+  it("never restarts a temporary conversation", async () => {
+    const s = supervise({ restart: "temporary" });
+    await s.startActive();
+    await s.crash();
+    await s.advance(10_000);
+    expect(s.states.at(-1)).toBe("failed");
+    expect(s.workers).toHaveLength(1);
+  });
+
+  it("does not restart into a failure a restart would repeat (a broken rollout)", async () => {
+    const s = supervise({ restart: "permanent" });
+    await s.startActive();
+    s.current().end({ ok: false, reason: "threw", error: new RolloutError("/r.jsonl", "cannot write rollout file") });
+    await s.advance(10_000);
+    expect(s.states.at(-1)).toBe("failed");
+    expect(s.context().cause).toBeInstanceOf(RolloutError);
+  });
+
+  it("restarts a permanent conversation whose worker ended without being asked to; a transient one is removed", async () => {
+    const permanent = supervise({ restart: "permanent" });
+    await permanent.startActive();
+    permanent.current().end({ ok: true, requested: false });
+    await permanent.advance(100);
+    expect(permanent.workers).toHaveLength(2);
+
+    const transient = supervise({ restart: "transient" });
+    await transient.startActive();
+    transient.current().end({ ok: true, requested: false });
+    await transient.advance(100);
+    expect(transient.states.at(-1)).toBe("removed");
+  });
+
+  it("a terminated conversation is not restarted", async () => {
+    const s = supervise({ restart: "permanent" });
+    await s.startActive();
+    s.actor.send({ type: "terminate" });
+    await s.advance(10_000);
+    expect(s.current().kills).toEqual(["killed"]);
+    expect(s.states.at(-1)).toBe("failed");
+    expect(s.workers).toHaveLength(1);
+  });
+
+  it("a stop during the backoff removes the conversation without starting another worker", async () => {
+    const s = supervise();
+    await s.startActive();
+    await s.crash();
+    s.actor.send({ type: "stop" });
+    await s.advance(10_000);
+    expect(s.states.at(-1)).toBe("removed");
+    expect(s.workers).toHaveLength(1);
+  });
+});
+
+describe("conversation machine: heartbeat", () => {
+  it("pings an active worker and stays active while it answers", async () => {
+    const s = supervise();
+    await s.startActive();
+    for (let i = 0; i < 5; i++) {
+      await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+      expect(s.current().pings).toBe(i + 1);
+      s.current().pong();
+      await settle();
+    }
+    await s.advance(HANG_TIMEOUT_MS / 2);
+    expect(s.current().kills).toEqual([]);
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
+  });
+
+  it("kills a worker silent past the hang timeout as hung, and restarts it", async () => {
+    const s = supervise();
+    await s.startActive();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+    await s.advance(HANG_TIMEOUT_MS - 1);
+    expect(s.current().kills).toEqual([]);
+    await s.advance(1);
+    expect(s.workers[0]?.kills).toEqual(["hung"]);
+    expect(s.context().lastExit).toBe("hung");
+    await s.advance(100);
+    expect(s.workers).toHaveLength(2);
+  });
+
+  it("kills a worker that never announces itself within the hang timeout", async () => {
+    const s = supervise();
+    await s.advance(HANG_TIMEOUT_MS);
+    expect(s.workers[0]?.kills).toEqual(["hung"]);
+    expect(s.states.at(-1)).toBe("failed");
+  });
+});
+
+describe("conversation machine: shutdown", () => {
+  it("kills a worker that does not stop within the shutdown deadline", async () => {
+    const s = supervise({ shutdown: 500 });
+    await s.startActive();
+    s.actor.send({ type: "stop" });
+    await s.advance(499);
+    expect(s.current().kills).toEqual([]);
+    await s.advance(1);
+    expect(s.current().kills).toEqual(["killed"]);
+    expect(s.states.at(-1)).toBe("failed");
+  });
+
+  it("a stop with a shorter deadline than the spec's keeps the shorter one", async () => {
+    const s = supervise({ shutdown: 5_000 });
+    await s.startActive();
+    s.actor.send({ type: "stop", timeoutMs: 100 });
+    await s.advance(100);
+    expect(s.current().kills).toEqual(["killed"]);
+  });
+
+  it("brutal_kill kills at once instead of asking", async () => {
+    const s = supervise({ shutdown: "brutal_kill" });
+    await s.startActive();
+    s.actor.send({ type: "stop" });
     await settle();
-    actor.send({ type: "session.configured" });
-    actor.send({ type: "remove" });
-    ended({ ok: false, error: new Error("late crash") });
-    await settle();
-    expect(states).toEqual(["spawning", "awaitingSessionConfigured", "active", "removed"]);
-    expect(actor.getSnapshot().context.cause).toBeUndefined();
+    expect(s.current()).toMatchObject({ stops: 0, kills: ["killed"] });
+    expect(s.workers).toHaveLength(1);
   });
 });

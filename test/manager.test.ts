@@ -103,27 +103,38 @@ describe("supervision", () => {
     const { conversationId, conversation } = await manager.newConversation(testConfig(await runtime.home()));
 
     expect(manager.list()).toEqual([
-      { conversationId, state: "active", parentId: undefined, depth: 0, rolloutPath: conversation.rolloutPath, cause: undefined },
+      {
+        conversationId,
+        state: "active",
+        parentId: undefined,
+        depth: 0,
+        rolloutPath: conversation.rolloutPath,
+        cause: undefined,
+        restarts: 0,
+        lastExit: undefined,
+        threadId: expect.any(Number),
+      },
     ]);
     await conversation.shutdown();
     expect(changes.map(({ previous, state }) => [previous, state])).toEqual([
       [undefined, "spawning"],
       ["spawning", "awaitingSessionConfigured"],
       ["awaitingSessionConfigured", "active"],
-      ["active", "removed"],
+      ["active", "stopping"],
+      ["stopping", "removed"],
     ]);
   });
 });
 
 describe("conversation handle", () => {
-  it("shutdown() submits shutdown, delivers shutdown_complete, and later submits fail with InternalAgentDiedError", async () => {
+  it("shutdown() asks the session to shut down without taking a queue slot, delivers shutdown_complete, and later submits fail with InternalAgentDiedError", async () => {
     const manager = runtime.manager();
     const { conversation } = await manager.newConversation(testConfig(await runtime.home()));
     await expect(conversation.shutdown()).resolves.toEqual({ ok: true });
 
     const remaining = [];
     for await (const event of conversation.events()) remaining.push(event);
-    expect(remaining).toEqual([{ id: "0", msg: { type: "shutdown_complete" } }]);
+    expect(remaining).toEqual([{ id: "shutdown", msg: { type: "shutdown_complete" } }]);
     await expect(conversation.submit({ type: "interrupt" })).rejects.toBeInstanceOf(InternalAgentDiedError);
     await expect(conversation.nextEvent()).rejects.toBeInstanceOf(InternalAgentDiedError);
   });

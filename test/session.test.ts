@@ -1,11 +1,10 @@
 // The session, run in-process: runConversationTask on one end of a MessageChannel, driven from the other end by
 // the real Conversation handle, with the offline model, a fixed clock and counted item ids.
-import { MessageChannel } from "node:worker_threads";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OFFLINE_MODEL, createConfig, type ConversationConfig } from "../src/config.js";
 import { InternalAgentDiedError, UnknownApprovalError } from "../src/errors.js";
-import { Conversation } from "../src/manager/conversation.js";
+import type { Conversation } from "../src/manager/conversation.js";
 import { OFFLINE_CONTEXT_WINDOW, createOfflineModel } from "../src/model/offline.js";
 import type { ModelClient, ModelStreamEvent } from "../src/model/types.js";
 import type { Event, EventMsg, MessageItem, ResponseItem, RolloutItem } from "../src/protocol/index.js";
@@ -16,6 +15,7 @@ import { runConversationTask } from "../src/session/worker-task.js";
 import { type Clock, systemClock } from "../src/util/clock.js";
 import { CLI_VERSION, DEFAULT_ORIGINATOR } from "../src/version.js";
 import { readTurn, runTurn, textInput, useRuntime } from "./helpers.js";
+import { linkConversation } from "./in-process.js";
 
 const runtime = useRuntime();
 // Registered after useRuntime's hook, so it runs first: sessions stop before their homes are removed.
@@ -61,17 +61,11 @@ async function startSession(
     ids: { conversationId: () => CONVERSATION_ID, itemId: () => `item-${++items}` },
     createModel: () => Promise.resolve(options.model ?? createOfflineModel()),
   };
-  const { port1, port2 } = new MessageChannel();
-  const task = runConversationTask({ port: port2, init }, deps);
-  const conversation = new Conversation({
-    conversationId: CONVERSATION_ID,
-    rolloutPath,
-    port: port1,
-    task,
-    kill: () => undefined,
-  });
+  const { conversation, task, sessionConfigured } = linkConversation(init, (payload) => runConversationTask(payload, deps));
   sessions.push(conversation);
-  const configured = await conversation.nextEvent();
+  const msg = await sessionConfigured;
+  if (msg === undefined) throw new Error("no session_configured");
+  const configured: Event = { id: "", msg };
   return { conversation, task, home, rolloutPath, configured };
 }
 
@@ -290,7 +284,7 @@ describe("session", () => {
     const undo = await conversation.submit({ type: "undo" });
     expect(await conversation.nextEvent()).toEqual({
       id: undo,
-      msg: { type: "error", message: 'op "undo" is not supported by llmx yet' },
+      msg: { type: "error", message: 'op "undo" is not supported by llmx yet', code: "unsupported_op" },
     });
 
     const events = await runTurn(conversation, "still there?");
@@ -317,7 +311,7 @@ describe("session", () => {
     const shutdown = await conversation.submit({ type: "shutdown" });
 
     expect(await collect(conversation.events())).toEqual([{ id: shutdown, msg: { type: "shutdown_complete" } }]);
-    await expect(task).resolves.toEqual({ conversationId: CONVERSATION_ID });
+    await expect(task).resolves.toEqual({ conversationId: CONVERSATION_ID, ended: "shutdown" });
     expect(await conversation.ended).toEqual({ ok: true });
     await expect(conversation.nextEvent()).rejects.toBeInstanceOf(InternalAgentDiedError);
   });
@@ -335,7 +329,7 @@ describe("session", () => {
       { id: shutdown, msg: { type: "shutdown_complete" } },
     ]);
     expect(rest.slice(0, -2).filter((event) => event.id !== turn || !event.msg.type.endsWith("_delta"))).toEqual([]);
-    await expect(task).resolves.toEqual({ conversationId: CONVERSATION_ID });
+    await expect(task).resolves.toEqual({ conversationId: CONVERSATION_ID, ended: "shutdown" });
   });
 
   it("the rollout holds the session meta, the initial context and the turn's persisted items, without deltas", async () => {

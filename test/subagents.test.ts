@@ -5,12 +5,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  DelegateClosedError,
-  OneShotDelegate,
   readRolloutHistory,
   type ConversationConfig,
   type ConversationManager,
-  type Delegate,
   type Event,
 } from "../src/index.js";
 import { answeredTurn, lastReply, readTurn, textInput, types, useMockModel, useRuntime } from "./helpers.js";
@@ -151,13 +148,6 @@ describe("limits", () => {
     const events = await turn(conversation, "DELEGATE: DELEGATE: hello");
     expect(lastReply(events)).toMatch(/sub-agent failed: cannot start a sub-agent: 1 are already running/);
     expect(manager.list()).toHaveLength(2);
-  });
-});
-
-describe("one-shot delegates", () => {
-  it("refuse submissions with DelegateClosedError", async () => {
-    const oneShot = new OneShotDelegate({ conversationId: "01a20000-0000-7000-8000-000000000001" } as Delegate);
-    await expect(oneShot.submit({ type: "interrupt" })).rejects.toBeInstanceOf(DelegateClosedError);
   });
 });
 

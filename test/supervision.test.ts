@@ -15,7 +15,7 @@ describe("dense mode", () => {
     const home = await runtime.home();
     const manager = runtime.manager({ conversationsPerThread: 4, maxConversations: 4 });
     const started = await Promise.all([0, 1, 2, 3].map(() => manager.newConversation(testConfig(home))));
-    const threads = new Set(started.map(({ conversation }) => conversation.threadId));
+    const threads = new Set(manager.list().map((info) => info.threadId));
     expect(threads.size).toBe(1);
     await expect(manager.newConversation(testConfig(home))).rejects.toBeInstanceOf(CapacityError);
     for (const { conversation } of started) expect((await runTurn(conversation, "hi")).at(-1)?.msg.type).toBe("task_complete");

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { MessagePort } from "node:worker_threads";
 import type { ConversationConfig } from "../config.js";
-import type { Event, InitialHistory, SessionSource, Submission } from "../protocol/index.js";
+import type { Event, InitialHistory, Submission } from "../protocol/index.js";
 import type { SerializedError } from "../errors.js";
 
 /** What a child changes from its parent's configuration. */
@@ -23,10 +23,13 @@ export type ChildOverrides = Partial<
   >
 >;
 
+/** Why a sub-agent is started: the `delegate` tool, or the review and compact tasks. */
+export type SubagentKind = "thread_spawn" | "review" | "compact";
+
 /** What a conversation asks its supervisor for when it delegates to a sub-agent. Plain data. */
 export type ChildSpawnRequest = {
-  /** Recorded as the child's `session_meta.source`, e.g. `{subagent: "review"}`. */
-  source: SessionSource;
+  /** The supervisor records it as the child's `session_meta.source` (`{subagent: ...}`, with parent and depth). */
+  kind: SubagentKind;
   /** Overrides applied to the parent's configuration for the child. */
   overrides?: ChildOverrides;
   /** What the child starts from (a fork of the parent's history for compaction); new by default. */
@@ -42,7 +45,9 @@ export type ToWorker =
   | { type: "llmx/child-spawned"; requestId: number; conversationId: string; rolloutPath: string; port: MessagePort }
   | { type: "llmx/child-spawn-failed"; requestId: number; error: SerializedError }
   /** A child's worker is done; `error` when it ended abnormally. */
-  | { type: "llmx/child-ended"; conversationId: string; error?: SerializedError };
+  | { type: "llmx/child-ended"; conversationId: string; error?: SerializedError }
+  /** The supervisor's heartbeat: the worker answers `llmx/pong` from its event loop. */
+  | { type: "llmx/ping"; seq: number };
 
 /** Worker -> supervisor (or parent). */
 export type FromWorker =
@@ -59,7 +64,8 @@ export type FromWorker =
   /** Hard-stop a child that does not shut down. */
   | { type: "llmx/stop-child"; conversationId: string }
   /** A command's process group started or ended; the supervisor kills live ones if the worker dies. */
-  | { type: "llmx/process-group"; pid: number; running: boolean };
+  | { type: "llmx/process-group"; pid: number; running: boolean }
+  | { type: "llmx/pong"; seq: number };
 
 // Envelope checks only: events and submissions are produced by our own typed code on the other side, and a
 // full schema pass per message would cost more than the channel itself (1M+ messages/s).
@@ -74,10 +80,11 @@ const FromWorkerSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("llmx/spawn-child"),
     requestId: z.number().int(),
-    request: z.looseObject({ source: z.unknown() }),
+    request: z.looseObject({ kind: z.enum(["thread_spawn", "review", "compact"]) }),
   }),
   z.object({ type: z.literal("llmx/stop-child"), conversationId: z.string() }),
   z.object({ type: z.literal("llmx/process-group"), pid: z.number().int().positive(), running: z.boolean() }),
+  z.object({ type: z.literal("llmx/pong"), seq: z.number().int() }),
 ]);
 
 const SubmissionEnvelope = z.object({ id: z.string(), op: z.looseObject({ type: z.string() }) });
@@ -93,6 +100,7 @@ const ToWorkerSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("llmx/child-spawn-failed"), requestId: z.number().int(), error: SerializedErrorSchema }),
   z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
+  z.object({ type: z.literal("llmx/ping"), seq: z.number().int() }),
 ]);
 
 export function decodeFromWorker(value: unknown): FromWorker {

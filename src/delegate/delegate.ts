@@ -3,19 +3,19 @@
 // filtered out; its approval requests are raised by this conversation to its own client (which may itself be
 // a parent) and the decision is relayed down; cancelling this conversation's turn cancels the child.
 import type { ChildOverrides, ChildSpawnRequest } from "../channel/messages.js";
-import { DelegateClosedError, SessionConfiguredNotFirstEventError } from "../errors.js";
-import type { Event, EventMsg, EventMsgOf, Op, ReviewDecision, UserInput } from "../protocol/index.js";
-import type { PendingApprovals } from "../session/approvals.js";
-import type { ChildConversation, SupervisorLink } from "../session/worker-task.js";
+import { SessionConfiguredNotFirstEventError } from "../errors.js";
+import { isSessionConfiguredFirst, type Event, type EventMsg, type EventMsgOf, type ReviewDecision, type UserInput } from "../protocol/index.js";
+import { type Clock, withDeadline } from "../util/clock.js";
+import type { ChildClient, SupervisorLink } from "./child.js";
 
 export type DelegateContext = {
-  /** This (the parent) conversation's id, and how deep it is among sub-agents (0 for a root). */
+  /** This (the parent) conversation's id. */
   selfId: string;
-  depth: number;
   /** The parent's turn that delegates: its events and approval requests carry this id. */
   subId: string;
   supervisor: SupervisorLink;
-  approvals: PendingApprovals;
+  /** Waits for this conversation's client to answer a request raised under `subId` for `callId`. */
+  waitForApproval(subId: string, callId: string, signal: AbortSignal): Promise<ReviewDecision>;
   /** Emits an event to the parent's client under `subId`. */
   emit(msg: EventMsg): void;
   /** The parent turn's cancellation. */
@@ -25,34 +25,24 @@ export type DelegateContext = {
    * same rules its parent works under now, not the ones the parent was started with.
    */
   inherit: ChildOverrides;
+  clock: Clock;
 };
 
 /** How long a cancelled child gets to report turn_aborted before it is shut down. */
-const CANCEL_DRAIN_MS = 500;
-const SHUTDOWN_TIMEOUT_MS = 2_000;
+export const CHILD_CANCEL_DRAIN_MS = 500;
+/** How long a child gets to shut down before its supervisor kills it. */
+export const CHILD_SHUTDOWN_TIMEOUT_MS = 2_000;
 
 const FILTERED: ReadonlySet<string> = new Set(["agent_message_delta", "agent_reasoning_delta", "session_configured"]);
 
 /** An interactive sub-agent: ops in, (filtered) events out. */
-export class Delegate {
+class Delegate {
   private pendingNext: Promise<Event | undefined> | undefined;
 
   constructor(
-    private readonly child: ChildConversation,
+    readonly child: ChildClient,
     private readonly ctx: DelegateContext,
   ) {}
-
-  get conversationId(): string {
-    return this.child.conversationId;
-  }
-
-  get rolloutPath(): string {
-    return this.child.rolloutPath;
-  }
-
-  submit(op: Op): Promise<string> {
-    return this.child.submit(op);
-  }
 
   /** The child's events, filtered, until it ends or the parent's turn is cancelled. */
   async *events(): AsyncGenerator<Event, void, undefined> {
@@ -66,14 +56,10 @@ export class Delegate {
       this.pendingNext = undefined;
       const msg = next.msg;
       if (FILTERED.has(msg.type)) continue;
-      if (msg.type === "exec_approval_request") {
+      if (msg.type === "exec_approval_request" || msg.type === "apply_patch_approval_request") {
         const decision = await this.askParent(msg);
-        await this.child.submit({ type: "exec_approval", id: next.id, decision }).catch(() => undefined);
-        continue;
-      }
-      if (msg.type === "apply_patch_approval_request") {
-        const decision = await this.askParent(msg);
-        await this.child.submit({ type: "patch_approval", id: next.id, decision }).catch(() => undefined);
+        const type = msg.type === "exec_approval_request" ? "exec_approval" : "patch_approval";
+        await this.child.submit({ type, id: next.id, decision }).catch(() => undefined);
         continue;
       }
       yield next;
@@ -85,24 +71,20 @@ export class Delegate {
     if (this.child.isEnded) return;
     if (interrupt) {
       await this.child.submit({ type: "interrupt" }).catch(() => undefined);
-      const deadline = new Promise<"late">((resolve) => setTimeout(resolve, CANCEL_DRAIN_MS, "late").unref());
-      for (;;) {
-        const next = await Promise.race([this.next(), deadline]);
-        if (next === "late" || next === undefined) break;
-        this.pendingNext = undefined;
-        if (next.msg.type === "turn_aborted" || next.msg.type === "task_complete") break;
-      }
+      const drained = (async () => {
+        for (;;) {
+          const next = await this.next();
+          this.pendingNext = undefined;
+          if (next === undefined || next.msg.type === "turn_aborted" || next.msg.type === "task_complete") return;
+        }
+      })();
+      await withDeadline(this.ctx.clock, drained, CHILD_CANCEL_DRAIN_MS);
     }
-    await this.child.shutdown({ timeoutMs: SHUTDOWN_TIMEOUT_MS });
-  }
-
-  /** The child's end: why its stream stopped. */
-  get ended() {
-    return this.child.ended;
+    await this.child.shutdown(CHILD_SHUTDOWN_TIMEOUT_MS);
   }
 
   private next(): Promise<Event | undefined> {
-    this.pendingNext ??= this.child.nextEvent().catch(() => undefined);
+    this.pendingNext ??= this.child.nextEvent();
     return this.pendingNext;
   }
 
@@ -117,7 +99,7 @@ export class Delegate {
     this.ctx.emit({ ...msg, conversation_path: path });
     const childGone = new AbortController();
     void this.child.ended.then(() => childGone.abort());
-    const decision = await this.ctx.approvals.wait(
+    const decision = await this.ctx.waitForApproval(
       this.ctx.subId,
       msg.call_id,
       AbortSignal.any([this.ctx.signal, childGone.signal]),
@@ -126,12 +108,16 @@ export class Delegate {
   }
 }
 
-/** Starts a child conversation and checks that it announces itself first, as the manager does for roots. */
-export async function startDelegate(ctx: DelegateContext, request: ChildSpawnRequest): Promise<Delegate> {
+/** Starts a child conversation and checks that it announces itself first, as the supervisor does for roots. */
+async function startDelegate(ctx: DelegateContext, request: ChildSpawnRequest): Promise<Delegate> {
   ctx.signal.throwIfAborted();
   const child = await ctx.supervisor.spawnChild({ ...request, overrides: { ...ctx.inherit, ...request.overrides } });
   const first = await child.nextEvent();
-  if (first.id !== "" || first.msg.type !== "session_configured") {
+  if (first === undefined) {
+    const end = await child.ended;
+    throw end.ok ? new SessionConfiguredNotFirstEventError(undefined) : end.error;
+  }
+  if (!isSessionConfiguredFirst(first)) {
     child.terminate();
     throw new SessionConfiguredNotFirstEventError(first);
   }
@@ -156,42 +142,25 @@ export async function runOneShot(
   onEvent: (event: Event) => void = () => undefined,
 ): Promise<OneShotResult> {
   const delegate = await startDelegate(ctx, request);
-  const handle = new OneShotDelegate(delegate);
+  const { conversationId } = delegate.child;
   let finished = false;
   try {
-    await delegate.submit({ type: "user_input", items: [...input] });
-    for await (const event of handle.events()) {
+    await delegate.child.submit({ type: "user_input", items: [...input] });
+    for await (const event of delegate.events()) {
       onEvent(event);
       if (event.msg.type === "task_complete") {
         finished = true;
-        return { conversationId: handle.conversationId, lastAgentMessage: event.msg.last_agent_message, aborted: false };
+        return { conversationId, lastAgentMessage: event.msg.last_agent_message, aborted: false };
       }
       if (event.msg.type === "turn_aborted") {
         finished = true;
-        return { conversationId: handle.conversationId, lastAgentMessage: null, aborted: true };
+        return { conversationId, lastAgentMessage: null, aborted: true };
       }
     }
     ctx.signal.throwIfAborted();
-    const end = await delegate.ended;
-    throw end.ok ? new Error(`sub-agent ${handle.conversationId} ended before finishing its turn`) : end.error;
+    const end = await delegate.child.ended;
+    throw end.ok ? new Error(`sub-agent ${conversationId} ended before finishing its turn`) : end.error;
   } finally {
     await delegate.close(!finished);
-  }
-}
-
-/** The handle of a one-shot sub-agent: events only; submitting fails with DelegateClosedError. */
-export class OneShotDelegate {
-  constructor(private readonly delegate: Delegate) {}
-
-  get conversationId(): string {
-    return this.delegate.conversationId;
-  }
-
-  events(): AsyncGenerator<Event, void, undefined> {
-    return this.delegate.events();
-  }
-
-  submit(_op: Op): Promise<string> {
-    return Promise.reject(new DelegateClosedError(this.delegate.conversationId));
   }
 }

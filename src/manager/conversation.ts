@@ -1,19 +1,18 @@
-// The supervisor-side handle of one conversation (Codex's CodexConversation): submit ops, read events.
-// It owns the main end of the conversation's channel, the bounded submission queue (credits come back from
-// the worker as it takes submissions), and notices when the worker ends, normally or not.
-import type { MessagePort, TransferListItem } from "node:worker_threads";
-import { setTimeout as sleep } from "node:timers/promises";
-import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
-import type {
-  WorkerCrashedError} from "../errors.js";
+// The supervisor-side handle of one conversation (Codex's CodexConversation): submit ops, read events. It
+// outlives the workers behind it: when its supervisor restarts the conversation, the handle moves to the new
+// worker, so `submit` and `events()` keep working. It owns the bounded submission queue (credits come back from
+// the worker as it takes submissions; what the worker never took is sent again to the next one), the event
+// stream, and the approval requests its client has not answered.
+import type { ExitReason } from "../../machines/conversation.machine.js";
 import {
   InternalAgentDiedError,
   InvalidOpError,
   UnknownApprovalError,
+  errorEvent,
 } from "../errors.js";
 import { Op, Submission, type Event } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
-import { WorkerWatch } from "./worker-watch.js";
+import type { EventSinkForLink } from "./worker-link.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
 export const SUBMISSION_QUEUE_CAPACITY = 64;
@@ -28,89 +27,50 @@ export type OpenApproval = {
   command?: string[];
 };
 
-export type ConversationEnd = { ok: true } | { ok: false; error: WorkerCrashedError };
+export type ConversationEnd = { ok: true } | { ok: false; error: Error };
+
+/** Where the handle's submissions go: the current worker, or nowhere while the conversation restarts. */
+export interface SubmissionTarget {
+  submit(submission: Submission): void;
+  /** Asks the worker to shut down without taking a queue slot. */
+  stop(): void;
+}
 
 export type ConversationOptions = {
   conversationId: string;
   rolloutPath: string;
-  port: MessagePort;
-  /** The worker task: resolves when the session ends normally, rejects when its worker dies. */
-  task: Promise<unknown>;
-  /** Terminates the worker (piscina aborts the task by ending its thread). */
-  kill(): void;
-  /** Supervision messages from the worker (a sub-agent request, ...); the handle itself only reads events. */
-  onControl?: (message: FromWorker) => void;
+  /** Asks the supervisor to stop the conversation, killing it past `timeoutMs`; resolves when it has ended. */
+  shutdown(timeoutMs: number | undefined): Promise<ConversationEnd>;
+  /** Asks the supervisor to hard-stop the conversation's worker. */
+  terminate(): void;
   submissionQueueCapacity?: number;
 };
 
-export class Conversation {
+export class Conversation implements EventSinkForLink {
   readonly conversationId: string;
   readonly rolloutPath: string;
-  /** Resolves when the worker has picked up the conversation's task. */
-  readonly ready: Promise<void>;
-  /** Resolves when the conversation's worker is done, with why. Never rejects. */
+  /** Resolves when the conversation has ended for good (not restarted), with why. Never rejects. */
   readonly ended: Promise<ConversationEnd>;
 
   private readonly eventQueue = new AsyncQueue<Event>();
-  private readonly port: FramedPort<ToWorker>;
   private readonly capacity: number;
-  private readonly watch: WorkerWatch;
+  private target: SubmissionTarget | undefined;
   private nextSubmissionId = 0;
-  private inFlight = 0;
+  /** Submissions the current worker has not taken yet, oldest first (re-sent after a restart). */
+  private readonly untaken: Submission[] = [];
   private readonly slotWaiters: (() => void)[] = [];
   private endResult: ConversationEnd | undefined;
+  private markEnded!: (end: ConversationEnd) => void;
   private lastEventId = "";
-  /** Approval requests seen and not yet answered. */
+  /** Tasks that started and have not completed: a crash ends them for the client. */
+  private readonly openTasks = new Set<string>();
   private readonly pendingApprovals: OpenApproval[] = [];
 
-  constructor(options: ConversationOptions) {
+  constructor(private readonly options: ConversationOptions) {
     this.conversationId = options.conversationId;
     this.rolloutPath = options.rolloutPath;
     this.capacity = options.submissionQueueCapacity ?? SUBMISSION_QUEUE_CAPACITY;
-    this.watch = new WorkerWatch(options.conversationId, options.kill);
-
-    let markReady!: () => void;
-    this.ready = new Promise((resolve) => (markReady = resolve));
-    let markPortClosed!: () => void;
-    const portClosed = new Promise<void>((resolve) => (markPortClosed = resolve));
-
-    this.port = createFramedPort<FromWorker, ToWorker>(
-      options.port,
-      {
-        onMessage: (message) => {
-          switch (message.type) {
-            case "llmx/event":
-              this.lastEventId = message.event.id;
-              this.trackApprovals(message.event);
-              this.eventQueue.push(message.event);
-              break;
-            case "llmx/credit":
-              this.release(message.count);
-              break;
-            default:
-              if (this.watch.observe(message)) {
-                if (message.type === "llmx/ready") markReady();
-              } else {
-                options.onControl?.(message);
-              }
-          }
-        },
-        onClose: markPortClosed,
-      },
-      { decode: decodeFromWorker },
-    );
-
-    this.ended = options.task.then(
-      async () => {
-        // Events travel on our port, the task's result on piscina's: let ours drain first.
-        await Promise.race([portClosed, sleep(1_000, undefined, { ref: false })]);
-        return this.finish({ ok: true });
-      },
-      async (error: unknown) => {
-        await Promise.race([portClosed, sleep(1_000, undefined, { ref: false })]);
-        return this.finish({ ok: false, error: this.crashError(error) });
-      },
-    );
+    this.ended = new Promise((resolve) => (this.markEnded = resolve));
   }
 
   /** Queues an op with the next id ("0", "1", ...) and returns that id once the op is on its way. */
@@ -129,21 +89,6 @@ export class Conversation {
     await this.enqueue(parsed.data);
   }
 
-  /** Sends a validated submission, waiting while the bounded queue is full. */
-  private async enqueue(submission: Submission): Promise<void> {
-    this.throwIfEnded();
-    const op = submission.op;
-    if (op.type === "exec_approval" || op.type === "patch_approval") this.takeApproval(op.id);
-    if (this.inFlight >= this.capacity || this.slotWaiters.length > 0) {
-      // release() reserves our slot before waking us.
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-      this.throwIfEnded();
-    } else {
-      this.inFlight += 1;
-    }
-    this.port.send({ type: "llmx/submission", submission });
-  }
-
   /** The next event. After the conversation has ended and its events are drained, rejects with why. */
   async nextEvent(): Promise<Event> {
     const next = await this.eventQueue.next();
@@ -151,7 +96,7 @@ export class Conversation {
     return next.value;
   }
 
-  /** Every event until the conversation ends (a crashed conversation's last event is an `error`). */
+  /** Every event until the conversation ends (a failed conversation's last event is an `error`). */
   async *events(): AsyncGenerator<Event, void, undefined> {
     for (;;) {
       const next = await this.eventQueue.next();
@@ -160,34 +105,15 @@ export class Conversation {
     }
   }
 
-  /**
-   * Submits `shutdown` and waits for the session to finish; kills the worker if it has not within the timeout.
-   * A full submission queue does not delay it: the request then goes as a supervision message, which needs no
-   * slot (its `shutdown_complete` carries the id "shutdown").
-   */
-  async shutdown(options: { timeoutMs?: number } = {}): Promise<ConversationEnd> {
-    if (this.endResult) return this.endResult;
-    const deadline = sleep(options.timeoutMs ?? 10_000, undefined, { ref: false }).then(() => undefined);
-    if (this.inFlight < this.capacity && this.slotWaiters.length === 0) {
-      await this.submit({ type: "shutdown" }).catch(() => undefined);
-    } else {
-      this.port.send({ type: "llmx/shutdown" });
-    }
-    const end = await Promise.race([this.ended, deadline]);
-    if (end) return end;
-    this.watch.terminate();
-    return this.ended;
-  }
-
-  /** Sends a supervision message to the worker, transferring `transfer` (a MessagePort) with it. */
-  sendControl(message: ToWorker, transfer: readonly TransferListItem[] = []): void {
-    if (transfer.length > 0) this.port.sendTransfer(message, transfer);
-    else this.port.send(message);
+  /** Shuts the conversation down; its worker is killed if it has not finished within `timeoutMs`. */
+  shutdown(options: { timeoutMs?: number } = {}): Promise<ConversationEnd> {
+    if (this.endResult) return Promise.resolve(this.endResult);
+    return this.options.shutdown(options.timeoutMs);
   }
 
   /** Ends the conversation's worker at once (the hard stop, for a conversation that does not answer). */
   terminate(): void {
-    this.watch.terminate();
+    this.options.terminate();
   }
 
   get isEnded(): boolean {
@@ -199,18 +125,109 @@ export class Conversation {
     return this.pendingApprovals;
   }
 
-  private trackApprovals(event: Event): void {
+  // --- the supervisor's side ---
+
+  /** A worker runs the conversation now: what the previous one never took goes to it first. */
+  attach(target: SubmissionTarget): void {
+    this.target = target;
+    for (const submission of this.untaken) target.submit(submission);
+  }
+
+  deliver(event: Event): void {
+    this.lastEventId = event.id;
+    this.track(event);
+    this.eventQueue.push(event);
+  }
+
+  credit(count: number): void {
+    this.untaken.splice(0, count);
+    while (this.slotWaiters.length > 0 && this.untaken.length + this.reserved < this.capacity) {
+      this.reserved += 1;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  /**
+   * The worker died and the supervisor restarts the conversation: the tasks it was running end for the client
+   * (an error, then task_complete), its approval requests are dropped, and the stream says it restarted.
+   */
+  restarting(error: Error, reason: ExitReason, restarts: number): void {
+    this.target = undefined;
+    this.pendingApprovals.length = 0;
+    // Answers to requests that died with the worker would answer nothing.
+    for (let i = this.untaken.length - 1; i >= 0; i--) {
+      const type = this.untaken[i]?.op.type;
+      if (type === "exec_approval" || type === "patch_approval") this.untaken.splice(i, 1);
+    }
+    for (const id of this.openTasks) {
+      this.eventQueue.push({ id, msg: errorEvent(error) });
+      this.eventQueue.push({ id, msg: { type: "task_complete", last_agent_message: null } });
+    }
+    this.openTasks.clear();
+    this.eventQueue.push({ id: "", msg: { type: "conversation_restarted", reason, restarts } });
+  }
+
+  /** The conversation has ended for good; a failure is the stream's last event. */
+  finish(end: ConversationEnd): void {
+    if (this.endResult) return;
+    this.endResult = end;
+    this.target = undefined;
+    this.pendingApprovals.length = 0;
+    if (!end.ok) this.eventQueue.push({ id: this.lastEventId, msg: errorEvent(end.error) });
+    this.eventQueue.end();
+    for (const wake of this.slotWaiters.splice(0)) wake();
+    this.markEnded(end);
+  }
+
+  /** Slots handed to woken waiters that have not sent yet. */
+  private reserved = 0;
+
+  private async enqueue(submission: Submission): Promise<void> {
+    this.throwIfEnded();
+    const op = submission.op;
+    if (op.type === "exec_approval" || op.type === "patch_approval") this.takeApproval(op.id);
+    if (this.untaken.length + this.reserved >= this.capacity || this.slotWaiters.length > 0) {
+      // credit() reserves our slot before waking us.
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      this.throwIfEnded();
+      this.reserved -= 1;
+    }
+    this.untaken.push(submission);
+    this.target?.submit(submission);
+  }
+
+  private track(event: Event): void {
     const msg = event.msg;
-    if (msg.type === "exec_approval_request") {
-      const path = msg.conversation_path ?? [this.conversationId];
-      this.pendingApprovals.push({ eventId: event.id, callId: msg.call_id, kind: "exec", path, command: msg.command });
-    } else if (msg.type === "apply_patch_approval_request") {
-      const path = msg.conversation_path ?? [this.conversationId];
-      this.pendingApprovals.push({ eventId: event.id, callId: msg.call_id, kind: "patch", path });
-    } else if (msg.type === "task_complete" || msg.type === "turn_aborted") {
-      for (let i = this.pendingApprovals.length - 1; i >= 0; i--) {
-        if (this.pendingApprovals[i]?.eventId === event.id) this.pendingApprovals.splice(i, 1);
-      }
+    switch (msg.type) {
+      case "task_started":
+        this.openTasks.add(event.id);
+        break;
+      case "task_complete":
+      case "turn_aborted":
+        this.openTasks.delete(event.id);
+        for (let i = this.pendingApprovals.length - 1; i >= 0; i--) {
+          if (this.pendingApprovals[i]?.eventId === event.id) this.pendingApprovals.splice(i, 1);
+        }
+        break;
+      case "exec_approval_request":
+        this.pendingApprovals.push({
+          eventId: event.id,
+          callId: msg.call_id,
+          kind: "exec",
+          path: msg.conversation_path ?? [this.conversationId],
+          command: msg.command,
+        });
+        break;
+      case "apply_patch_approval_request":
+        this.pendingApprovals.push({
+          eventId: event.id,
+          callId: msg.call_id,
+          kind: "patch",
+          path: msg.conversation_path ?? [this.conversationId],
+        });
+        break;
+      default:
+        break;
     }
   }
 
@@ -218,26 +235,6 @@ export class Conversation {
     const index = this.pendingApprovals.findIndex((p) => p.eventId === id || p.callId === id);
     if (index < 0) throw new UnknownApprovalError(id);
     this.pendingApprovals.splice(index, 1);
-  }
-
-  private finish(end: ConversationEnd): ConversationEnd {
-    this.endResult = end;
-    // Nobody is waiting for these answers any more.
-    this.pendingApprovals.length = 0;
-    if (!end.ok) {
-      this.eventQueue.push({ id: this.lastEventId, msg: { type: "error", message: end.error.message } });
-    }
-    this.eventQueue.end();
-    for (const wake of this.slotWaiters.splice(0)) wake();
-    return end;
-  }
-
-  private release(count: number): void {
-    this.inFlight = Math.max(0, this.inFlight - count);
-    while (this.slotWaiters.length > 0 && this.inFlight < this.capacity) {
-      this.inFlight += 1;
-      this.slotWaiters.shift()?.();
-    }
   }
 
   private throwIfEnded(): void {
@@ -248,14 +245,5 @@ export class Conversation {
     const end = this.endResult;
     if (end && !end.ok) return end.error;
     return new InternalAgentDiedError();
-  }
-
-  private crashError(error: unknown): WorkerCrashedError {
-    return this.watch.crashed(error);
-  }
-
-  /** The worker thread running this conversation, once it has started. */
-  get threadId(): number | undefined {
-    return this.watch.threadId;
   }
 }

@@ -1,19 +1,28 @@
 // ConversationManager (Codex's conversation_manager), as a supervisor: every conversation runs in its own
-// worker task, watched by its own XState machine. The API mirrors Codex's; `list()`, `onStateChange()` and
-// `pendingApprovals()` make the supervision observable. Sub-agents are conversations too: the manager spawns
-// them when a conversation asks, wires parent and child worker to worker, and stops descendants with their
-// ancestors.
-import { MessageChannel, type MessagePort, type TransferListItem } from "node:worker_threads";
-import { type Actor, createActor } from "xstate";
-import type { Piscina } from "piscina";
-import { conversationMachine, conversationState, type ConversationState } from "../../machines/conversation.machine.js";
-import type { ChildSpawnRequest, FromWorker, ToWorker } from "../channel/index.js";
+// worker, under its own XState machine that starts, watches, restarts and stops it (machines/). The API mirrors
+// Codex's; `list()`, `onStateChange()` and `pendingApprovals()` make the supervision observable. Sub-agents are
+// conversations too: the manager starts them when a conversation asks, wires parent and child worker to worker,
+// and stops descendants before their ancestors.
+import { type Actor, createActor, waitFor } from "xstate";
+import {
+  conversationMachine,
+  conversationState,
+  type ChildSpec,
+  type ConversationState,
+  type ExitReason,
+  type RestartBackoff,
+  type RestartIntensity,
+  type WorkerHost,
+} from "../../machines/conversation.machine.js";
+import type { ChildSpawnRequest, FromWorker } from "../channel/index.js";
 import { DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, type ConversationConfig } from "../config.js";
 import {
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
+  InvalidConfigError,
   LlmxError,
+  RolloutError,
   SessionConfiguredNotFirstEventError,
   SubagentDepthError,
   SubagentLimitError,
@@ -23,12 +32,11 @@ import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/inde
 import { readRolloutHistory } from "../rollout/reader.js";
 import { rolloutPathFor } from "../rollout/paths.js";
 import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
-import type { ConversationTask } from "../session/worker-task.js";
 import type { SessionInit } from "../session/session.js";
-import { type Clock, type IdSource, createIdSource, systemClock } from "../util/clock.js";
-import { ChildLifecycle } from "./child-lifecycle.js";
+import { type Clock, type IdSource, createIdSource, systemClock, withDeadline } from "../util/clock.js";
 import { Conversation, type ConversationEnd, type OpenApproval } from "./conversation.js";
-import { createPool, type PoolOptions } from "./pool.js";
+import { WorkerThreads, type PoolOptions } from "./pool.js";
+import { WorkerLink } from "./worker-link.js";
 
 export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" | "conversationsPerThread">> & {
   /** Live conversations (sub-agents included) allowed at once; past it spawning fails with CapacityError (default 64). */
@@ -37,9 +45,26 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
   conversationsPerThread?: number;
   /** The source recorded in every session this manager starts (Codex: cli, exec, vscode, mcp). */
   source?: SessionSource;
+  /** More restarts than `maxRestarts` within `periodMs` and a conversation fails instead (default 3 in 60 s). */
+  restartIntensity?: RestartIntensity;
+  /** Wait before a restart: `initialMs`, doubling with each recent restart, at most `maxMs` (default 100 ms..5 s). */
+  restartBackoff?: RestartBackoff;
+  /** A worker whose event loop does not answer the heartbeat for this long is killed as hung (default 30 s). */
+  hangTimeoutMs?: number;
+  /** Drives every supervision timer and timestamp; tests pass a ManualClock. */
   clock?: Clock;
   ids?: IdSource;
 };
+
+export const DEFAULT_RESTART_INTENSITY: RestartIntensity = { maxRestarts: 3, periodMs: 60_000 };
+export const DEFAULT_RESTART_BACKOFF: RestartBackoff = { initialMs: 100, maxMs: 5_000 };
+export const DEFAULT_HANG_TIMEOUT_MS = 30_000;
+/** How long a conversation gets to shut down before it is killed, unless its config or the caller says otherwise. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** How long a sub-agent left behind by its parent's worker gets to shut down. */
+export const ORPHAN_SHUTDOWN_TIMEOUT_MS = 2_000;
+/** How many ended sub-agents `list()` keeps showing (their rollouts stay on disk regardless). */
+const MAX_ENDED_SUBAGENT_RECORDS = 256;
 
 export type NewConversation = {
   conversationId: string;
@@ -53,7 +78,12 @@ export type ConversationInfo = {
   parentId: string | undefined;
   depth: number;
   rolloutPath: string;
+  /** Why it failed, or why it last crashed. */
   cause: Error | undefined;
+  restarts: number;
+  lastExit: ExitReason | undefined;
+  /** The worker thread running it now (several conversations share one in dense mode). */
+  threadId: number | undefined;
 };
 
 export type StateChange = {
@@ -70,51 +100,42 @@ export type StateChange = {
  */
 export type PendingApproval = OpenApproval & { conversationId: string };
 
-/** A worker under supervision, whether its client is a caller of the manager or a parent conversation. */
-type Lifecycle = {
-  readonly conversationId: string;
-  readonly ready: Promise<void>;
-  readonly ended: Promise<ConversationEnd>;
-  readonly isEnded: boolean;
-  readonly threadId: number | undefined;
-  sendControl(message: ToWorker, transfer?: readonly TransferListItem[]): void;
-  shutdown(options?: { timeoutMs?: number }): Promise<ConversationEnd>;
-  terminate(): void;
-};
-
 type Supervised = {
   conversationId: string;
   actor: Actor<typeof conversationMachine>;
-  lifecycle: Lifecycle;
   config: ConversationConfig;
   parentId: string | undefined;
   depth: number;
   rolloutPath: string;
   children: Set<string>;
+  /** A top-level conversation's handle. */
+  conversation: Conversation | undefined;
+  /** The worker running the conversation now. */
+  link: WorkerLink | undefined;
 };
 
-/** How many ended sub-agents `list()` keeps showing (their rollouts stay on disk regardless). */
-const MAX_ENDED_SUBAGENT_RECORDS = 256;
-
 export class ConversationManager {
-  private readonly pool: Piscina;
+  private readonly threads: WorkerThreads;
   private readonly capacity: number;
   private readonly clock: Clock;
   private readonly ids: IdSource;
   private readonly source: SessionSource;
+  private readonly intensity: RestartIntensity;
+  private readonly backoff: RestartBackoff;
+  private readonly hangTimeoutMs: number;
   /** Conversations reachable by id (Codex's map). */
   private readonly conversations = new Map<string, Conversation>();
-  /** Every conversation under supervision, including failed ones until they are removed. */
+  /** Every conversation under supervision, including ended ones until they are removed. */
   private readonly supervised = new Map<string, Supervised>();
-  /** Every worker still running, whether or not its conversation is still in the map. */
-  private readonly running = new Set<Lifecycle>();
+  /** Every worker still running, whether or not its conversation is still supervised (one writer per rollout). */
+  private readonly running = new Set<WorkerLink>();
   private readonly listeners = new Set<(change: StateChange) => void>();
   private closed = false;
 
   constructor(options: ConversationManagerOptions = {}) {
     const perThread = Math.max(1, options.conversationsPerThread ?? 1);
     this.capacity = Math.max(1, options.maxConversations ?? 64);
-    this.pool = createPool({
+    this.threads = new WorkerThreads({
       ...options,
       maxThreads: Math.ceil(this.capacity / perThread),
       conversationsPerThread: perThread,
@@ -122,6 +143,9 @@ export class ConversationManager {
     this.clock = options.clock ?? systemClock;
     this.ids = options.ids ?? createIdSource(this.clock);
     this.source = options.source ?? "cli";
+    this.intensity = options.restartIntensity ?? DEFAULT_RESTART_INTENSITY;
+    this.backoff = options.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+    this.hangTimeoutMs = options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
   }
 
   async newConversation(config: ConversationConfig): Promise<NewConversation> {
@@ -138,14 +162,17 @@ export class ConversationManager {
   removeConversation(conversationId: string): Conversation | undefined {
     const conversation = this.conversations.get(conversationId);
     this.conversations.delete(conversationId);
-    const supervised = this.supervised.get(conversationId);
-    if (supervised && supervised.parentId === undefined) {
-      supervised.actor.send({ type: "remove" });
+    const entry = this.supervised.get(conversationId);
+    if (entry && entry.parentId === undefined) {
+      // Unsupervised from now on: the handle still ends when its worker does.
+      const link = entry.link;
+      entry.actor.send({ type: "remove" });
+      if (link && conversation) {
+        void link.ended.then((end) => conversation.finish(end.ok ? { ok: true } : { ok: false, error: end.error }));
+      }
       this.supervised.delete(conversationId);
-      for (const entry of this.supervised.values()) {
-        if (entry.parentId === conversationId && entry.lifecycle.isEnded) {
-          this.forgetTree(entry);
-        }
+      for (const other of [...this.supervised.values()]) {
+        if (other.parentId === conversationId && this.isFinal(other)) this.forgetTree(other);
       }
     }
     return conversation;
@@ -173,14 +200,20 @@ export class ConversationManager {
 
   /** Every supervised conversation, sub-agents included (their `parentId` makes the tree). */
   list(): ConversationInfo[] {
-    return [...this.supervised.values()].map((entry) => ({
-      conversationId: entry.conversationId,
-      state: conversationState(entry.actor.getSnapshot().value),
-      parentId: entry.parentId,
-      depth: entry.depth,
-      rolloutPath: entry.rolloutPath,
-      cause: entry.actor.getSnapshot().context.cause,
-    }));
+    return [...this.supervised.values()].map((entry) => {
+      const snapshot = entry.actor.getSnapshot();
+      return {
+        conversationId: entry.conversationId,
+        state: conversationState(snapshot.value),
+        parentId: entry.parentId,
+        depth: entry.depth,
+        rolloutPath: entry.rolloutPath,
+        cause: snapshot.context.cause,
+        restarts: snapshot.context.restarts,
+        lastExit: snapshot.context.lastExit,
+        threadId: entry.link?.threadId,
+      };
+    });
   }
 
   /**
@@ -195,12 +228,13 @@ export class ConversationManager {
 
   /**
    * Hard-stops the worker of any supervised conversation, sub-agents included (for one that hangs or misbehaves).
-   * Its machine goes to `failed` with reason `killed`; a sub-agent's parent sees it fail.
+   * Its machine goes to `failed` with reason `killed` and it is not restarted; in dense mode, the conversations
+   * sharing its thread are restarted by their own specs.
    */
   terminate(conversationId: string): void {
     const entry = this.supervised.get(conversationId);
     if (entry === undefined) throw new ConversationNotFoundError(conversationId);
-    entry.lifecycle.terminate();
+    entry.actor.send({ type: "terminate" });
   }
 
   /** Every state change of every supervised conversation. Returns the unsubscribe function. */
@@ -209,75 +243,87 @@ export class ConversationManager {
     return () => this.listeners.delete(listener);
   }
 
+  /** Conversations holding a slot: supervised and not ended, plus removed ones whose worker still runs. */
   get liveConversations(): number {
-    return this.running.size;
+    const live = [...this.supervised.values()].filter((entry) => !this.isFinal(entry));
+    const supervisedLinks = new Set(live.map((entry) => entry.link));
+    return live.length + [...this.running].filter((link) => !supervisedLinks.has(link)).length;
   }
 
-  /** Shuts every conversation down (killing those that do not finish in time), then the pool. */
+  /**
+   * Shuts every conversation down, sub-agents before their parents, each once; whatever has not finished within
+   * `timeoutMs` is killed. Then the worker pool.
+   */
   async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.running].map((lifecycle) => lifecycle.shutdown(options)));
-    await this.pool.destroy();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    const roots = [...this.supervised.values()].filter((entry) => entry.parentId === undefined);
+    const supervisedLinks = new Set([...this.supervised.values()].map((entry) => entry.link));
+    const unsupervised = [...this.running].filter((link) => !supervisedLinks.has(link));
+    for (const link of unsupervised) link.stop();
+    const stopped = Promise.all([
+      ...roots.map((root) => this.stopTree(root, timeoutMs)),
+      ...unsupervised.map((link) => link.ended),
+    ]);
+    if ((await withDeadline(this.clock, stopped, timeoutMs)) === undefined) {
+      for (const entry of this.supervised.values()) entry.actor.send({ type: "terminate" });
+      for (const link of unsupervised) link.kill("killed");
+    }
+    await this.threads.destroy();
+  }
+
+  /** Stops a conversation's sub-agents (leaves first), then the conversation itself. */
+  private async stopTree(entry: Supervised, timeoutMs: number): Promise<void> {
+    const children = [...entry.children].flatMap((id) => this.supervised.get(id) ?? []);
+    await Promise.all(children.map((child) => this.stopTree(child, timeoutMs)));
+    entry.actor.send({ type: "stop", timeoutMs });
+    await waitFor(entry.actor, (snapshot) => snapshot.status === "done");
   }
 
   private async spawn(config: ConversationConfig, initialHistory: InitialHistory): Promise<NewConversation> {
+    validateConfig(config);
     this.checkCapacity();
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
-    // Removed conversations may still be running: a second session would be a second writer of the file.
-    if ([...this.running].some((lifecycle) => lifecycle.conversationId === conversationId)) {
-      throw new ConversationInUseError(conversationId);
-    }
-
-    const init: SessionInit = { conversationId, rolloutPath, config, initialHistory, source: this.source };
-    const { port1, port2 } = new MessageChannel();
-    const payload: ConversationTask = { port: port2, init };
-    const task = this.pool.run(payload, { transferList: [port2] });
-    // The worker may ask for a sub-agent as soon as it runs; its supervision entry is filled in just below.
-    const owner: { entry?: Supervised } = {};
+    this.checkNotRunning(conversationId);
     const conversation = new Conversation({
       conversationId,
       rolloutPath,
-      port: port1,
-      task,
-      kill: () => this.killWorker(conversation),
-      onControl: (message) => owner.entry && this.onControl(owner.entry, message),
+      shutdown: (timeoutMs) => this.stopConversation(conversationId, timeoutMs),
+      terminate: () => this.terminate(conversationId),
     });
-    const supervised = this.supervise(conversation, { config, rolloutPath, parentId: undefined, depth: 0 });
-    owner.entry = supervised;
-
-    // Finalize, as Codex does: the first event must be session_configured with the initial id "". A
-    // conversation that fails here is never registered, and its thread is released.
-    let first;
-    try {
-      first = await conversation.nextEvent();
-      // A worker that died before announcing itself fails with its own cause, not as a protocol violation.
-      const end = conversation.isEnded ? await conversation.ended : undefined;
-      if (end && !end.ok) throw end.error;
-    } catch (error) {
+    const entry = this.supervise({
+      conversationId,
+      rolloutPath,
+      config,
+      parentId: undefined,
+      depth: 0,
+      conversation,
+      spec: { restart: config.restart ?? "transient", shutdown: config.shutdown ?? DEFAULT_SHUTDOWN_TIMEOUT_MS },
+      initialHistory,
+      source: this.source,
+    });
+    const first = entry.link?.configured;
+    // Like Codex: the first event must be session_configured with the initial id "". A conversation that fails
+    // before that is never registered, and its thread is released.
+    const snapshot = await waitFor(entry.actor, (s) => s.matches({ running: "active" }) || s.status === "done");
+    const sessionConfigured = snapshot.status === "done" ? undefined : await first;
+    if (sessionConfigured === undefined) {
       this.supervised.delete(conversationId);
-      throw error;
+      throw snapshot.context.cause ?? new SessionConfiguredNotFirstEventError(undefined);
     }
-    if (first.id !== "" || first.msg.type !== "session_configured") {
-      const error = new SessionConfiguredNotFirstEventError(first);
-      supervised.actor.send({ type: "session.firstEventInvalid", error });
-      this.supervised.delete(conversationId);
-      conversation.terminate();
-      throw error;
-    }
-    supervised.actor.send({ type: "session.configured" });
     this.conversations.set(conversationId, conversation);
-    return { conversationId, conversation, sessionConfigured: first.msg };
+    return { conversationId, conversation, sessionConfigured };
   }
 
-  /** Starts a sub-agent for `parent`: its client port goes to the parent's worker, its supervision port stays here. */
-  private spawnChild(parent: Supervised, request: ChildSpawnRequest): { conversationId: string; rolloutPath: string; port: MessagePort } {
+  /** Starts a sub-agent for `parent`: its client port goes to the parent's worker, its supervision stays here. */
+  private spawnChild(parent: Supervised, request: ChildSpawnRequest): { conversationId: string; rolloutPath: string; link: WorkerLink } {
     const root = this.rootOf(parent);
     const maxDepth = root.config.maxSubagentDepth ?? DEFAULT_MAX_SUBAGENT_DEPTH;
     const maxSubagents = root.config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS;
     const depth = parent.depth + 1;
     if (depth > maxDepth) throw new SubagentDepthError(maxDepth);
     const liveSubagents = [...this.supervised.values()].filter(
-      (entry) => entry.depth > 0 && !entry.lifecycle.isEnded && this.rootOf(entry) === root,
+      (entry) => entry.depth > 0 && !this.isFinal(entry) && this.rootOf(entry) === root,
     ).length;
     if (liveSubagents >= maxSubagents) throw new SubagentLimitError(maxSubagents);
     this.checkCapacity();
@@ -285,81 +331,174 @@ export class ConversationManager {
     const config: ConversationConfig = { ...parent.config, ...request.overrides };
     const initialHistory = request.initialHistory ?? { type: "new" };
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
-    const client = new MessageChannel();
-    const supervision = new MessageChannel();
-    const init: SessionInit = {
+    const source: SessionSource =
+      request.kind === "thread_spawn"
+        ? { subagent: { thread_spawn: { parent_thread_id: parent.conversationId, depth } } }
+        : { subagent: request.kind };
+    const entry = this.supervise({
       conversationId,
       rolloutPath,
       config,
-      initialHistory,
-      source: request.source,
       parentId: parent.conversationId,
       depth,
-    };
-    const payload: ConversationTask = { port: client.port2, supervisorPort: supervision.port2, init };
-    const task = this.pool.run(payload, { transferList: [client.port2, supervision.port2] });
-    const owner: { entry?: Supervised } = {};
-    const lifecycle: ChildLifecycle = new ChildLifecycle({
-      conversationId,
-      rolloutPath,
-      port: supervision.port1,
-      task,
-      kill: () => this.killWorker(lifecycle),
-      onControl: (message) => owner.entry && this.onControl(owner.entry, message),
+      conversation: undefined,
+      // A sub-agent's client is its parent's worker, wired to one incarnation: it is not restarted.
+      spec: { restart: "temporary", shutdown: config.shutdown ?? ORPHAN_SHUTDOWN_TIMEOUT_MS },
+      initialHistory,
+      source,
     });
-    owner.entry = this.supervise(lifecycle, { config, rolloutPath, parentId: parent.conversationId, depth });
     parent.children.add(conversationId);
-    void lifecycle.ended.then((end) => {
-      parent.children.delete(conversationId);
-      this.pruneEndedSubagents();
-      if (!parent.lifecycle.isEnded) {
-        parent.lifecycle.sendControl({
-          type: "llmx/child-ended",
-          conversationId,
-          ...(end.ok ? {} : { error: serializeError(end.error) }),
-        });
-      }
-    });
-    return { conversationId, rolloutPath, port: client.port1 };
+    return { conversationId, rolloutPath, link: entry.link as WorkerLink };
   }
 
   private onControl(owner: Supervised, message: FromWorker): void {
     switch (message.type) {
-      case "llmx/configured":
-        owner.actor.send({ type: "session.configured" });
-        break;
       case "llmx/spawn-child": {
         const { requestId } = message;
+        const parentLink = owner.link;
         try {
           if (this.closed) throw new LlmxError("the conversation manager is shut down");
           const child = this.spawnChild(owner, message.request);
-          owner.lifecycle.sendControl({ type: "llmx/child-spawned", requestId, ...child }, [child.port]);
+          const port = child.link.childPort;
+          if (port === undefined) throw new LlmxError("a sub-agent needs a client port");
+          parentLink?.send(
+            { type: "llmx/child-spawned", requestId, conversationId: child.conversationId, rolloutPath: child.rolloutPath, port },
+            [port],
+          );
         } catch (error) {
-          owner.lifecycle.sendControl({ type: "llmx/child-spawn-failed", requestId, error: serializeError(error) });
+          parentLink?.send({ type: "llmx/child-spawn-failed", requestId, error: serializeError(error) });
         }
         break;
       }
       case "llmx/stop-child":
-        if (owner.children.has(message.conversationId)) {
-          this.supervised.get(message.conversationId)?.lifecycle.terminate();
-        }
+        if (owner.children.has(message.conversationId)) this.supervised.get(message.conversationId)?.actor.send({ type: "terminate" });
         break;
       default:
         break;
     }
   }
 
-  /**
-   * Hard-stops a worker by ending its thread: piscina cannot share a thread between tasks that can be aborted,
-   * so the thread, not the task, is what gets stopped (in dense mode its other conversations go with it).
-   */
-  private killWorker(lifecycle: Lifecycle): void {
-    const stop = (): void => {
-      const thread = this.pool.threads.find((worker) => worker.threadId === lifecycle.threadId);
-      void thread?.terminate();
+  private async stopConversation(conversationId: string, timeoutMs: number | undefined): Promise<ConversationEnd> {
+    const entry = this.supervised.get(conversationId);
+    const conversation = entry?.conversation ?? this.conversations.get(conversationId);
+    if (entry === undefined) {
+      // Removed from supervision: stop its worker directly.
+      const link = [...this.running].find((l) => l.conversationId === conversationId);
+      link?.stop();
+      const end = link && (await withDeadline(this.clock, link.ended, timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS));
+      if (link && end === undefined) link.kill("killed");
+      return conversation ? conversation.ended : { ok: true };
+    }
+    await this.stopTree(entry, timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    return conversation ? conversation.ended : { ok: true };
+  }
+
+  private supervise(where: {
+    conversationId: string;
+    rolloutPath: string;
+    config: ConversationConfig;
+    parentId: string | undefined;
+    depth: number;
+    conversation: Conversation | undefined;
+    spec: ChildSpec;
+    initialHistory: InitialHistory;
+    source: SessionSource;
+  }): Supervised {
+    const { conversationId, rolloutPath, config, conversation } = where;
+    const entry: Supervised = {
+      conversationId,
+      rolloutPath,
+      config,
+      parentId: where.parentId,
+      depth: where.depth,
+      children: new Set(),
+      conversation,
+      link: undefined,
+      actor: undefined as unknown as Actor<typeof conversationMachine>,
     };
-    if (lifecycle.threadId !== undefined) stop();
-    else void lifecycle.ready.then(stop);
+    const startLink = (initialHistory: InitialHistory): WorkerLink => {
+      const init: SessionInit = { conversationId, rolloutPath, config, initialHistory, source: where.source };
+      if (where.parentId !== undefined) {
+        init.parentId = where.parentId;
+        init.depth = where.depth;
+      }
+      const link = new WorkerLink({
+        conversationId,
+        init,
+        threads: this.threads,
+        clock: this.clock,
+        ...(conversation ? { sink: conversation } : {}),
+        onControl: (message) => this.onControl(entry, message),
+      });
+      entry.link = link;
+      this.running.add(link);
+      conversation?.attach({ submit: (submission) => link.send({ type: "llmx/submission", submission }), stop: () => link.stop() });
+      void link.ended.then(() => {
+        this.running.delete(link);
+        // A worker's sub-agents were wired to it: they stop with it.
+        for (const childId of entry.children) {
+          this.supervised.get(childId)?.actor.send({ type: "stop", timeoutMs: ORPHAN_SHUTDOWN_TIMEOUT_MS });
+        }
+      });
+      return link;
+    };
+    const first = startLink(where.initialHistory);
+    const host: WorkerHost = {
+      start: async (incarnation) => {
+        if (incarnation === 0) return first;
+        // A restart resumes the conversation from its own rollout: same id, same file.
+        const history = await readRolloutHistory(rolloutPath, { home: config.home });
+        return startLink({ type: "resumed", conversationId, history: history.items, rolloutPath });
+      },
+      isPermanentFailure,
+    };
+    const actor = createActor(conversationMachine, {
+      clock: this.clock,
+      input: {
+        conversationId,
+        host,
+        spec: where.spec,
+        intensity: this.intensity,
+        backoff: this.backoff,
+        hangTimeoutMs: this.hangTimeoutMs,
+        now: () => this.clock.now().getTime(),
+      },
+    });
+    entry.actor = actor;
+    let previous: ConversationState | undefined;
+    actor.subscribe((snapshot) => {
+      const state = conversationState(snapshot.value);
+      if (state === previous) return;
+      const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
+      previous = state;
+      this.onTransition(entry, change, snapshot.context.lastExit, snapshot.context.restarts);
+      for (const listener of this.listeners) listener(change);
+    });
+    this.supervised.set(conversationId, entry);
+    actor.start();
+    return entry;
+  }
+
+  /** What a state change means for the conversation's client: its handle, or its parent's worker. */
+  private onTransition(entry: Supervised, change: StateChange, lastExit: ExitReason | undefined, restarts: number): void {
+    const { conversation } = entry;
+    if (change.state === "restarting" && conversation && change.cause && lastExit) {
+      conversation.restarting(change.cause, lastExit, restarts);
+    }
+    if (change.state !== "removed" && change.state !== "failed") return;
+    const end: ConversationEnd = change.state === "failed" && change.cause ? { ok: false, error: change.cause } : { ok: true };
+    // A removed conversation's worker may run on (Codex's remove does not stop it); its handle ends with it.
+    if (conversation && !(change.state === "removed" && entry.link && !entry.link.isEnded)) conversation.finish(end);
+    const parent = entry.parentId === undefined ? undefined : this.supervised.get(entry.parentId);
+    if (parent) {
+      parent.children.delete(entry.conversationId);
+      parent.link?.send({
+        type: "llmx/child-ended",
+        conversationId: entry.conversationId,
+        ...(end.ok ? {} : { error: serializeError(end.error) }),
+      });
+      this.pruneEndedSubagents();
+    }
   }
 
   /** Drops a finished sub-agent tree from supervision (its records only; everything in it has ended). */
@@ -372,15 +511,27 @@ export class ConversationManager {
 
   /** Keeps the records of ended sub-agents bounded: the oldest go first. */
   private pruneEndedSubagents(): void {
-    const ended = [...this.supervised.values()].filter((entry) => entry.depth > 0 && entry.lifecycle.isEnded);
+    const ended = [...this.supervised.values()].filter((entry) => entry.depth > 0 && this.isFinal(entry));
     for (const entry of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SUBAGENT_RECORDS))) {
       this.supervised.delete(entry.conversationId);
     }
   }
 
+  private isFinal(entry: Supervised): boolean {
+    return entry.actor.getSnapshot().status === "done";
+  }
+
   private checkCapacity(): void {
     if (this.closed) throw new LlmxError("the conversation manager is shut down");
-    if (this.running.size >= this.capacity) throw new CapacityError(this.capacity);
+    if (this.liveConversations >= this.capacity) throw new CapacityError(this.capacity);
+  }
+
+  /** Removed conversations may still be running: a second session would be a second writer of the file. */
+  private checkNotRunning(conversationId: string): void {
+    const live = this.supervised.get(conversationId);
+    if ((live && !this.isFinal(live)) || [...this.running].some((link) => link.conversationId === conversationId)) {
+      throw new ConversationInUseError(conversationId);
+    }
   }
 
   private rootOf(entry: Supervised): Supervised {
@@ -398,32 +549,29 @@ export class ConversationManager {
     const conversationId = this.ids.conversationId();
     return { conversationId, rolloutPath: rolloutPathFor(config.home, conversationId, this.clock.now()) };
   }
+}
 
-  private supervise(
-    lifecycle: Lifecycle,
-    where: { config: ConversationConfig; rolloutPath: string; parentId: string | undefined; depth: number },
-  ): Supervised {
-    const { conversationId } = lifecycle;
-    this.running.add(lifecycle);
-    const actor = createActor(conversationMachine, {
-      input: { conversationId, rolloutPath: where.rolloutPath, parentId: where.parentId, worker: lifecycle },
-    });
-    let previous: ConversationState | undefined;
-    actor.subscribe((snapshot) => {
-      const state = conversationState(snapshot.value);
-      if (state === previous) return;
-      const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
-      previous = state;
-      for (const listener of this.listeners) listener(change);
-    });
-    actor.start();
-    const supervised: Supervised = { conversationId, actor, lifecycle, ...where, children: new Set() };
-    void lifecycle.ended.then(() => {
-      this.running.delete(lifecycle);
-      // Stopping a conversation stops everything it delegated to.
-      for (const childId of supervised.children) void this.supervised.get(childId)?.lifecycle.shutdown({ timeoutMs: 2_000 });
-    });
-    this.supervised.set(conversationId, supervised);
-    return supervised;
+/** Failures a restart would only repeat: the rollout itself, the configuration, another writer, a bad session. */
+function isPermanentFailure(error: Error): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (
+      current instanceof RolloutError ||
+      current instanceof InvalidConfigError ||
+      current instanceof ConversationInUseError ||
+      current instanceof SessionConfiguredNotFirstEventError
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** A config missing what every session needs fails here, typed, instead of deep inside a worker. */
+function validateConfig(config: ConversationConfig): void {
+  const missing = (["cwd", "home", "model", "modelProvider", "approvalPolicy", "sandboxPolicy"] as const).filter(
+    (key) => config[key] === undefined || config[key] === null || config[key] === "",
+  );
+  if (missing.length > 0) {
+    throw new InvalidConfigError(`incomplete conversation config: missing ${missing.join(", ")} (build it with createConfig())`);
   }
 }

@@ -1,9 +1,13 @@
-// The worker pool behind every conversation: piscina, one long-lived task per conversation.
+// The worker threads behind every conversation: piscina, one long-lived task per conversation, and what llmx
+// itself knows about each thread (how it exited, whether it threw, whether llmx killed it). Crash reasons are
+// read from that data, never from the text of piscina's errors.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ResourceLimits } from "node:worker_threads";
+import type { ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
+import type { ConversationTask } from "../session/worker-task.js";
+import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
 
 export type PoolOptions = {
   workerFilename?: string;
@@ -19,21 +23,70 @@ export type PoolOptions = {
   onWorkerError?: (error: unknown) => void;
 };
 
-export function createPool(options: PoolOptions): Piscina {
-  const pool = new Piscina({
-    filename: options.workerFilename ?? defaultWorkerFilename(),
-    minThreads: Math.min(options.minThreads ?? 1, options.maxThreads),
-    maxThreads: options.maxThreads,
-    concurrentTasksPerWorker: options.conversationsPerThread,
-    idleTimeout: options.idleTimeoutMs ?? 30_000,
-    // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
-    atomics: "disabled",
-    ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
-  });
-  // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
-  // with it: the tasks it held are rejected and their conversations reported failed.
-  pool.on("error", (error: unknown) => options.onWorkerError?.(error));
-  return pool;
+const MAX_REMEMBERED_THREADS = 1_024;
+
+export class WorkerThreads implements WorkerRuntime {
+  private readonly pool: Piscina;
+  private readonly facts = new Map<number, ThreadFacts>();
+  /** With one conversation per thread, a task can be aborted, which ends its thread even before it started. */
+  readonly abortable: boolean;
+
+  constructor(options: PoolOptions) {
+    this.abortable = options.conversationsPerThread === 1;
+    this.pool = new Piscina({
+      filename: options.workerFilename ?? defaultWorkerFilename(),
+      minThreads: Math.min(options.minThreads ?? 1, options.maxThreads),
+      maxThreads: options.maxThreads,
+      concurrentTasksPerWorker: options.conversationsPerThread,
+      idleTimeout: options.idleTimeoutMs ?? 30_000,
+      // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
+      atomics: "disabled",
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
+    // with it: the tasks it held are rejected and their conversations reported failed.
+    this.pool.on("error", (error: unknown) => options.onWorkerError?.(error));
+  }
+
+  run(task: ConversationTask, transferList: readonly TransferListItem[], signal?: AbortSignal): Promise<unknown> {
+    return this.pool.run(task, { transferList: [...transferList] as never, ...(signal && this.abortable ? { signal } : {}) });
+  }
+
+  /** Starts recording what happens to a thread (once it is known to run a conversation). */
+  watch(threadId: number): void {
+    if (this.facts.has(threadId)) return;
+    const facts: ThreadFacts = {};
+    this.facts.set(threadId, facts);
+    const worker = this.thread(threadId);
+    worker?.on("error", (error: Error) => (facts.error ??= error));
+    worker?.once("exit", (code: number) => (facts.exitCode = code));
+    // Thread ids are never reused in a process: keep the recent ones only.
+    if (this.facts.size > MAX_REMEMBERED_THREADS) this.facts.delete(this.facts.keys().next().value as number);
+  }
+
+  factsOf(threadId: number | undefined): ThreadFacts {
+    return (threadId !== undefined ? this.facts.get(threadId) : undefined) ?? {};
+  }
+
+  /** Ends a thread (in dense mode, every conversation on it goes with it). */
+  kill(threadId: number, reason: "killed" | "hung"): void {
+    this.watch(threadId);
+    const facts = this.facts.get(threadId);
+    if (facts) facts.killedFor ??= reason;
+    void this.thread(threadId)?.terminate();
+  }
+
+  get threadCount(): number {
+    return this.pool.threads.length;
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy();
+  }
+
+  private thread(threadId: number): Worker | undefined {
+    return this.pool.threads.find((worker) => worker.threadId === threadId);
+  }
 }
 
 /**

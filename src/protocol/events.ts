@@ -37,8 +37,13 @@ const ev = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.looseObject({ type: z.literal(type), ...shape });
 
 export const KnownEventMsg = z.discriminatedUnion("type", [
-  ev("error", { message: z.string() }),
+  ev("error", { message: z.string(), code: z.string().optional() }),
   ev("warning", { message: z.string() }),
+  /** llmx: the supervisor restarted this conversation from its rollout after its worker died. */
+  ev("conversation_restarted", {
+    reason: z.enum(["threw", "exited", "out_of_memory", "hung", "killed"]),
+    restarts: z.number(),
+  }),
   ev("task_started", { model_context_window: z.number().nullable() }),
   ev("task_complete", { last_agent_message: z.string().nullable() }),
   ev("token_count", { info: TokenUsageInfo.nullable(), rate_limits: z.unknown().nullable().optional() }),
@@ -134,3 +139,8 @@ export const INITIAL_SUBMIT_ID = "";
 
 /** Decision type re-exported for approval events, kept here so event consumers need one import. */
 export type { ReviewDecision };
+
+/** Codex's rule for a new session: its first event is `session_configured` under the initial id. */
+export function isSessionConfiguredFirst(event: Event): event is { id: ""; msg: EventMsgOf<"session_configured"> } {
+  return event.id === INITIAL_SUBMIT_ID && event.msg.type === "session_configured";
+}

@@ -1,7 +1,9 @@
 // The session's single outlet: rollout lines and events leave in the order they were produced, and every
 // persisted line is written to the file before the event that carries it is delivered, so a crash never
 // loses what a client has already seen. Entries queued while a write is in flight are written together
-// (group commit), which keeps a streaming turn to about one write per event-loop turn.
+// (group commit), which keeps a streaming turn to about one write per event-loop turn. A write that fails stops
+// the sink for good (fail-stop, as Codex persists before it sends): nothing after it is delivered, so no client
+// ever sees an event as if it had been recorded when it was not.
 import type { Event, EventMsg, RolloutItem } from "../protocol/index.js";
 import type { RolloutRecorder } from "../rollout/recorder.js";
 import { isPersistedRolloutItem } from "../rollout/policy.js";
@@ -13,6 +15,8 @@ export interface EventSink {
   record(items: readonly RolloutItem[]): void;
   /** Resolves when everything queued so far is written and handed to the transport. */
   flushed(): Promise<void>;
+  /** Rejects with the write error once a write has failed; never resolves otherwise. */
+  readonly failed: Promise<never>;
 }
 
 type Entry = { items: readonly RolloutItem[]; event?: Event };
@@ -22,10 +26,13 @@ export type RecorderLike = Pick<RolloutRecorder, "write">;
 export function createEventSink(options: {
   recorder: RecorderLike;
   deliver(event: Event): void;
-  onWriteError(error: unknown): void;
 }): EventSink {
   let queue: Entry[] = [];
   let pumping: Promise<void> | undefined;
+  let failure: unknown;
+  let fail!: (error: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
 
   const pump = async (): Promise<void> => {
     while (queue.length > 0) {
@@ -36,7 +43,10 @@ export function createEventSink(options: {
         try {
           await options.recorder.write(items);
         } catch (error) {
-          options.onWriteError(error);
+          failure = error;
+          queue = [];
+          fail(error);
+          break;
         }
       }
       for (const entry of batch) if (entry.event) options.deliver(entry.event);
@@ -45,6 +55,7 @@ export function createEventSink(options: {
   };
 
   const enqueue = (entry: Entry): void => {
+    if (failure !== undefined) return;
     queue.push(entry);
     // Start the pump on a microtask so that `pumping` is set before it runs and cleared by it when it ends.
     pumping ??= Promise.resolve().then(pump);
@@ -61,5 +72,6 @@ export function createEventSink(options: {
     async flushed() {
       while (pumping) await pumping;
     },
+    failed,
   };
 }

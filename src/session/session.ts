@@ -1,16 +1,18 @@
 // A conversation's session, as it runs inside its worker thread: it opens the rollout, rebuilds history,
-// announces itself with `session_configured` (id ""), then processes submissions strictly in order. A turn
-// runs in the background so that `interrupt`, overrides and `shutdown` are handled while it streams.
-import { setTimeout as sleep } from "node:timers/promises";
+// announces itself with `session_configured` (id ""), then processes submissions strictly in order. The task
+// runner runs one task at a time in the background, so `interrupt`, overrides and `shutdown` are handled while
+// it streams.
 import type { ConversationConfig } from "../config.js";
+import type { ChildSpawnRequest } from "../channel/messages.js";
+import { runOneShot, type DelegateContext } from "../delegate/delegate.js";
+import type { SupervisorLink } from "../delegate/child.js";
+import { errorEvent } from "../errors.js";
 import { DEFAULT_ORIGINATOR, CLI_VERSION } from "../version.js";
 import type {
   Event,
   EventMsg,
   InitialHistory,
-  OpOf,
   ResponseItem,
-  RolloutItem,
   SessionMeta,
   SessionSource,
   Submission,
@@ -18,22 +20,23 @@ import type {
 } from "../protocol/index.js";
 import { Op, userInputToMessage } from "../protocol/index.js";
 import { RolloutRecorder } from "../rollout/recorder.js";
-import { initialMessages, reconstructHistory } from "../rollout/reconstruct.js";
+import { initialMessages } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
 import { createModelClient } from "../model/registry.js";
 import { type Clock, type IdSource, createIdSource, systemClock } from "../util/clock.js";
 import { loadUserInstructions } from "./agents-md.js";
 import { PendingApprovals } from "./approvals.js";
 import { BASE_INSTRUCTIONS } from "./prompt.js";
-import { createEventSink, type EventSink } from "./event-sink.js";
-import { ConversationHistory } from "./history.js";
+import { createEventSink } from "./event-sink.js";
 import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
-import { applyOverrides, inheritedSettings, settingsFromConfig, turnContextItem, type TurnSettings } from "./settings.js";
-import { runTurn, type TurnDeps } from "./turn.js";
-import type { DelegateContext } from "../delegate/delegate.js";
-import { COMPACT_COMPLETED, COMPACT_WARNING, SUMMARIZATION_PROMPT, runCompaction } from "../delegate/compact.js";
-import { reviewNote, runReview } from "../delegate/review.js";
-import type { SupervisorLink } from "./worker-task.js";
+import { ConversationRecord } from "./record.js";
+import { applyOverrides, inheritedSettings, settingsFromConfig, type TurnSettings } from "./settings.js";
+import { compactTask, SUMMARIZATION_PROMPT } from "./tasks/compact.js";
+import { regularTask } from "./tasks/regular.js";
+import { reviewTask } from "./tasks/review.js";
+import { TaskRunner } from "./tasks/runner.js";
+import type { TaskContext } from "./tasks/task.js";
+import type { ToolRuntime } from "./tool-calls.js";
 
 /** Everything a worker needs to start a session. Plain data: it is cloned into the worker thread. */
 export type SessionInit = {
@@ -70,31 +73,16 @@ export const defaultSessionDeps: SessionDeps = {
   createModel: createModelClient,
 };
 
-/** Codex waits this long for an aborted task to wind down before reporting it aborted. */
-export const ABORT_GRACE_MS = 100;
+/** Why a session ended normally: its client asked (`shutdown`), or its channel closed under it. */
+export type SessionEnd = "shutdown" | "closed";
 
-type RunningTask = {
-  subId: string;
-  controller: AbortController;
-  done: Promise<void>;
-  pendingInput: ResponseItem[];
-  finishing: boolean;
-  /** Runs when the task is aborted, before `turn_aborted` (the review task closes review mode here). */
-  onAbort?: (() => void) | undefined;
-};
-
-export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<void> {
+export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<SessionEnd> {
   const { config, conversationId } = init;
   const model = await deps.createModel(config);
   const userInstructions =
     config.projectDocs === false ? config.userInstructions : await loadUserInstructions(config.cwd, config.userInstructions);
   const recorder = await openRecorder(init, userInstructions, deps.clock);
-  const sink = createEventSink({
-    recorder,
-    deliver: io.deliver,
-    onWriteError: (error) =>
-      io.deliver({ id: "", msg: { type: "error", message: `failed to write rollout: ${String(error)}` } }),
-  });
+  const sink = createEventSink({ recorder, deliver: io.deliver });
 
   let settings = settingsFromConfig(config);
   const shell = userShellName();
@@ -107,20 +95,9 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       userInstructions,
       developerInstructions: config.developerInstructions,
     });
+  const conversation = new ConversationRecord(sink, initialContext);
 
-  const history = new ConversationHistory();
   const start = init.initialHistory;
-  if (start.type === "new") {
-    const context = initialContext();
-    history.record(context);
-    sink.record(context.map((payload) => ({ type: "response_item", payload })));
-  } else {
-    const items = start.type === "resumed" ? start.history : start.items;
-    history.record(reconstructHistory(items, initialContext));
-    // A fork's file holds a copy of what it was forked from; a resumed file already has it.
-    if (start.type === "forked") sink.record(items);
-  }
-
   const configured: EventMsg = {
     type: "session_configured",
     session_id: conversationId,
@@ -130,8 +107,12 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     rollout_path: recorder.path,
   };
   if (settings.effort !== undefined) configured.reasoning_effort = settings.effort;
-  if (start.type !== "new") {
-    configured.initial_messages = initialMessages(start.type === "resumed" ? start.history : start.items);
+  if (start.type === "new") {
+    conversation.recordResponseItems(initialContext());
+  } else {
+    const items = start.type === "resumed" ? start.history : start.items;
+    conversation.restore(items, start.type === "forked");
+    configured.initial_messages = initialMessages(items);
   }
   sink.emit("", configured);
   await sink.flushed();
@@ -139,140 +120,104 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
 
   const usage: { total: TokenUsage | undefined } = { total: undefined };
   let lastTurnEnv: EnvironmentContext = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
-  let running: RunningTask | undefined;
   const approvals = new PendingApprovals();
   const approvedForSession = new Set<string>();
+  const waitForApproval = (subId: string, callId: string, signal: AbortSignal) => approvals.wait(subId, callId, signal);
 
-  /** Runs `body` as the session's one task, in the background, with everything a turn needs. */
-  const startTask = (
-    subId: string,
-    body: (deps: TurnDeps, signal: AbortSignal) => Promise<void>,
-    onAbort?: () => void,
-  ): void => {
-    const controller = new AbortController();
-    const task: RunningTask = { subId, controller, done: Promise.resolve(), pendingInput: [], finishing: false, onAbort };
-    const emit = (msg: EventMsg): void => {
-      if (!controller.signal.aborted) sink.emit(subId, msg);
-    };
-    const turnDeps: TurnDeps = {
-      conversationId,
-      model,
-      history,
-      baseInstructions: config.baseInstructions ?? BASE_INSTRUCTIONS,
-      newItemId: () => deps.ids.itemId(),
-      emit,
-      record: (rolloutItems) => {
-        if (!controller.signal.aborted) sink.record(rolloutItems);
-      },
-      takePendingInput: () => task.pendingInput.splice(0),
-      hasPendingInput: () => task.pendingInput.length > 0,
-      markFinishing: () => {
-        task.finishing = true;
-      },
-      usage,
-      approvals,
-      approvedForSession,
-      delegation: (signal) => delegation(subId, emit, signal),
-      trackProcessGroup: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
-      canDelegate: io.supervisor !== undefined,
-      toolsEnabled: config.tools !== false,
-    };
-    task.done = body(turnDeps, controller.signal)
-      .catch((error: unknown) => {
-        if (controller.signal.aborted) return;
-        sink.emit(subId, { type: "error", message: error instanceof Error ? error.message : String(error) });
-        task.finishing = true;
-        sink.emit(subId, { type: "task_complete", last_agent_message: null });
-      })
-      .finally(() => {
-        if (running === task) running = undefined;
-      });
-    running = task;
-  };
-
-  const startTurn = (subId: string, items: OpOf<"user_input">["items"]): void => {
-    recordEnvironmentChange(settings, lastTurnEnv, history, sink);
-    lastTurnEnv = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
-    const turnSettings = settings;
-    startTask(subId, (turnDeps, signal) => runTurn(subId, items, turnSettings, turnDeps, signal));
-  };
-
-  /** The one place a delegation is described: this conversation, its turn, and the rules its children inherit. */
-  const delegation = (subId: string, emit: (msg: EventMsg) => void, signal: AbortSignal): DelegateContext | undefined =>
-    io.supervisor === undefined
-      ? undefined
-      : {
-          selfId: conversationId,
-          depth: init.depth ?? 0,
-          subId,
-          supervisor: io.supervisor,
-          approvals,
-          emit,
-          signal,
-          inherit: inheritedSettings(settings),
-        };
-  const requireDelegation = (subId: string, turnDeps: TurnDeps, signal: AbortSignal): DelegateContext => {
-    const context = delegation(subId, turnDeps.emit, signal);
-    if (context === undefined) throw new Error("this conversation cannot start sub-agents");
-    return context;
-  };
-
-  const startReview = (subId: string, request: OpOf<"review">["review_request"]): void => {
-    const recordNote = (note: ResponseItem): void => {
-      history.record([note]);
-      sink.record([{ type: "response_item", payload: note }]);
-    };
-    startTask(
+  /** The one place a delegation is described: this conversation, its task, and the rules its children inherit. */
+  const delegation = (subId: string, emit: (msg: EventMsg) => void, signal: AbortSignal): DelegateContext => {
+    if (io.supervisor === undefined) throw new Error("this conversation cannot start sub-agents");
+    return {
+      selfId: conversationId,
       subId,
-      async (turnDeps, signal) => {
-        turnDeps.emit({ type: "task_started", model_context_window: model.contextWindow(settings.model) });
-        await runReview(request, { delegate: requireDelegation(subId, turnDeps, signal), emit: turnDeps.emit, recordNote });
-        turnDeps.markFinishing();
-        turnDeps.emit({ type: "task_complete", last_agent_message: null });
+      supervisor: io.supervisor,
+      waitForApproval,
+      emit,
+      signal,
+      inherit: inheritedSettings(settings),
+      clock: deps.clock,
+    };
+  };
+
+  const taskContext = (subId: string, live: () => boolean, pending: ResponseItem[], taskSettings: TurnSettings): TaskContext => {
+    const emit = (msg: EventMsg): void => {
+      if (live()) sink.emit(subId, msg);
+    };
+    const tools: ToolRuntime = {
+      enabled: config.tools !== false,
+      waitForApproval,
+      approvedForSession,
+      trackProcessGroup: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
+      delegate:
+        io.supervisor === undefined
+          ? undefined
+          : async (prompt, signal) => {
+              const request: ChildSpawnRequest = { kind: "thread_spawn" };
+              const result = await runOneShot(delegation(subId, emit, signal), request, [{ type: "text", text: prompt }]);
+              if (result.aborted) return `sub-agent ${result.conversationId} was interrupted before it finished`;
+              return result.lastAgentMessage ?? `sub-agent ${result.conversationId} finished without an answer`;
+            },
+    };
+    return {
+      subId,
+      conversationId,
+      settings: taskSettings,
+      model,
+      baseInstructions: config.baseInstructions ?? BASE_INSTRUCTIONS,
+      emit,
+      record: (items) => {
+        if (live()) conversation.record(items);
       },
-      () => {
-        recordNote(reviewNote(undefined));
-        sink.emit(subId, { type: "exited_review_mode", review_output: null });
+      recordResponseItems: (items) => {
+        if (live()) conversation.recordResponseItems(items);
       },
-    );
+      history: conversation,
+      newItemId: () => deps.ids.itemId(),
+      takePendingInput: () => pending.splice(0),
+      hasPendingInput: () => pending.length > 0,
+      usage,
+      tools,
+      delegation: (signal) => delegation(subId, emit, signal),
+    };
   };
 
-  const startCompaction = (subId: string): void => {
-    startTask(subId, async (turnDeps, signal) => {
-      turnDeps.emit({ type: "task_started", model_context_window: model.contextWindow(settings.model) });
-      turnDeps.record([{ type: "turn_context", payload: turnContextItem(settings) }]);
-      await runCompaction({
-        delegate: requireDelegation(subId, turnDeps, signal),
-        history: () => history.contents(),
-        applyCompaction: (summary) => {
-          const compacted: RolloutItem = { type: "compacted", payload: { message: summary } };
-          const items: RolloutItem[] = history.contents().map((payload) => ({ type: "response_item", payload }));
-          history.replace(reconstructHistory([...items, compacted], initialContext));
-          turnDeps.record([compacted]);
-        },
-      });
-      turnDeps.emit({ type: "agent_message", message: COMPACT_COMPLETED });
-      turnDeps.emit({ type: "warning", message: COMPACT_WARNING });
-      turnDeps.markFinishing();
-      turnDeps.emit({ type: "task_complete", last_agent_message: null });
-    });
+  const runner = new TaskRunner({
+    clock: deps.clock,
+    emit: (subId, msg) => sink.emit(subId, msg),
+    context: (subId, live, pending) => taskContext(subId, live, pending, settings),
+  });
+
+  /** Records what changed in the environment since the last turn, as Codex does before a turn starts. */
+  const recordEnvironmentChange = (): void => {
+    const diff = environmentDiff(settings, lastTurnEnv);
+    lastTurnEnv = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
+    if (diff === undefined) return;
+    conversation.recordResponseItems([
+      { type: "message", role: "user", content: [{ type: "input_text", text: environmentContextText(diff) }] },
+    ]);
   };
 
-  const abortRunning = async (reason: "interrupted" | "replaced"): Promise<void> => {
-    const task = running;
-    if (task === undefined || task.finishing) return;
-    running = undefined;
-    task.controller.abort();
-    await Promise.race([task.done, sleep(ABORT_GRACE_MS)]);
-    task.onAbort?.();
-    sink.emit(task.subId, { type: "turn_aborted", reason });
+  const close = async (): Promise<void> => {
+    await runner.abort("interrupted");
+    await sink.flushed();
+    await recorder.close();
   };
 
-  for await (const submission of io.submissions) {
+  // A failed rollout write ends the session with that error (its supervisor does not restart it into the same
+  // failure); the running task is abandoned and nothing more is delivered.
+  const submissions = io.submissions[Symbol.asyncIterator]();
+  const writeFailed = sink.failed.catch(async (error: unknown) => {
+    await runner.abort("interrupted");
+    throw error;
+  });
+  for (;;) {
+    const next = await Promise.race([submissions.next(), writeFailed]);
+    if (next.done) break;
+    const submission = next.value;
     io.acknowledge();
     const parsed = Op.safeParse(submission.op);
     if (!parsed.success) {
-      sink.emit(submission.id, { type: "error", message: `invalid op: ${parsed.error.issues[0]?.message ?? "unknown"}` });
+      sink.emit(submission.id, { type: "error", message: `invalid op: ${parsed.error.issues[0]?.message ?? "unknown"}`, code: "invalid_op" });
       continue;
     }
     const op = parsed.data;
@@ -281,26 +226,26 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       case "user_input":
       case "user_turn":
         if (op.type === "user_turn") settings = applyOverrides(settings, op);
-        if (running && !running.finishing) running.pendingInput.push(userInputToMessage(op.items));
-        else startTurn(id, op.items);
+        if (!runner.inject(userInputToMessage(op.items))) {
+          recordEnvironmentChange();
+          runner.spawn(id, regularTask(op.items));
+        }
         break;
       case "review":
-        await abortRunning("replaced");
-        startReview(id, op.review_request);
+        await runner.abort("replaced");
+        runner.spawn(id, reviewTask(op.review_request));
         break;
       case "compact":
         // Like Codex: while a task runs, the summarization request joins it as input instead.
-        if (running && !running.finishing) {
-          running.pendingInput.push(userInputToMessage([{ type: "text", text: SUMMARIZATION_PROMPT }]));
-        } else {
-          startCompaction(id);
+        if (!runner.inject(userInputToMessage([{ type: "text", text: SUMMARIZATION_PROMPT }]))) {
+          runner.spawn(id, compactTask);
         }
         break;
       case "override_turn_context":
         settings = applyOverrides(settings, op);
         break;
       case "interrupt":
-        await abortRunning("interrupted");
+        await runner.abort("interrupted");
         break;
       case "add_to_history":
         break;
@@ -308,32 +253,31 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       case "patch_approval":
         if (!approvals.has(op.id)) {
           // Nothing runs on an answer nobody asked for.
-          sink.emit(id, { type: "error", message: `no pending approval with id ${op.id}` });
+          sink.emit(id, { type: "error", message: `no pending approval with id ${op.id}`, code: "unknown_approval" });
         } else if (op.decision === "abort") {
-          await abortRunning("interrupted");
+          await runner.abort("interrupted");
         } else {
           approvals.answer(op.id, op.decision);
         }
         break;
       case "shutdown":
-        await abortRunning("interrupted");
+        await runner.abort("interrupted");
         await sink.flushed();
         try {
           await recorder.close();
-        } catch {
-          sink.emit(id, { type: "error", message: "Failed to shutdown rollout recorder" });
+        } catch (error) {
+          sink.emit(id, errorEvent(error, "Failed to shutdown rollout recorder: "));
         }
         sink.emit(id, { type: "shutdown_complete" });
         await sink.flushed();
-        return;
+        return "shutdown";
       default:
-        sink.emit(id, { type: "error", message: `op "${op.type}" is not supported by llmx yet` });
+        sink.emit(id, { type: "error", message: `op "${op.type}" is not supported by llmx yet`, code: "unsupported_op" });
     }
   }
   // The supervisor closed the channel without a shutdown: stop quietly, keeping what was recorded.
-  await abortRunning("interrupted");
-  await sink.flushed();
-  await recorder.close();
+  await close();
+  return "closed";
 }
 
 async function openRecorder(
@@ -362,25 +306,12 @@ async function openRecorder(
   return RolloutRecorder.create({ path: init.rolloutPath, meta, clock });
 }
 
-function recordEnvironmentChange(
-  settings: TurnSettings,
-  previous: EnvironmentContext,
-  history: ConversationHistory,
-  sink: EventSink,
-): void {
+function environmentDiff(settings: TurnSettings, previous: EnvironmentContext): EnvironmentContext | undefined {
   const diff: EnvironmentContext = {};
   if (settings.cwd !== previous.cwd) diff.cwd = settings.cwd;
   if (settings.approvalPolicy !== previous.approvalPolicy) diff.approvalPolicy = settings.approvalPolicy;
   if (JSON.stringify(settings.sandboxPolicy) !== JSON.stringify(previous.sandboxPolicy)) {
     diff.sandboxPolicy = settings.sandboxPolicy;
   }
-  if (Object.keys(diff).length === 0) return;
-  const item: ResponseItem = {
-    type: "message",
-    role: "user",
-    content: [{ type: "input_text", text: environmentContextText(diff) }],
-  };
-  history.record([item]);
-  const line: RolloutItem = { type: "response_item", payload: item };
-  sink.record([line]);
+  return Object.keys(diff).length === 0 ? undefined : diff;
 }

@@ -1,5 +1,6 @@
 // Runs the tools the model calls, inside a turn: the shell (with approvals, streamed output, kill on
-// interrupt) and the plan tool. Every call gets an output item, so the model never sees an unanswered call.
+// interrupt), the plan tool and delegation. Every call gets an output item, so the model never sees an
+// unanswered call. Delegation arrives as a function: this module knows nothing of sub-agents.
 import path from "node:path";
 import type { EventMsg, FunctionCallItem, FunctionCallOutputItem, ReviewDecision } from "../protocol/index.js";
 import {
@@ -15,22 +16,27 @@ import {
   runShellCommand,
 } from "../tools/index.js";
 import { z } from "zod";
-import { runOneShot, type DelegateContext } from "../delegate/delegate.js";
-import type { PendingApprovals } from "./approvals.js";
+import { errorEvent } from "../errors.js";
 import type { TurnSettings } from "./settings.js";
+
+/** What the tools of one task may use. */
+export type ToolRuntime = {
+  /** Whether the model is offered tools at all. */
+  enabled: boolean;
+  waitForApproval(subId: string, callId: string, signal: AbortSignal): Promise<ReviewDecision>;
+  /** Commands (JSON of their argv) the user approved for the rest of the session. */
+  approvedForSession: Set<string>;
+  trackProcessGroup(pid: number, running: boolean): void;
+  /** Runs a one-shot sub-agent on `prompt` and returns its answer; absent when the conversation cannot delegate. */
+  delegate?: ((prompt: string, signal: AbortSignal) => Promise<string>) | undefined;
+};
 
 export type ToolCallContext = {
   subId: string;
   settings: TurnSettings;
   emit(msg: EventMsg): void;
-  approvals: PendingApprovals;
-  /** Commands (JSON of their argv) the user approved for the rest of the session. */
-  approvedForSession: Set<string>;
   signal: AbortSignal;
-
-  /** Present when this conversation may delegate to sub-agents. */
-  delegation?: DelegateContext | undefined;
-  trackProcessGroup(pid: number, running: boolean): void;
+  tools: ToolRuntime;
 };
 
 const DelegateArgs = z.object({ prompt: z.string().min(1) });
@@ -57,8 +63,8 @@ export async function handleToolCall(call: FunctionCallItem, ctx: ToolCallContex
 }
 
 async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<string> {
-  const delegation = ctx.delegation;
-  if (delegation === undefined) return "delegation is not available in this conversation";
+  const run = ctx.tools.delegate;
+  if (run === undefined) return "delegation is not available in this conversation";
   let args: z.infer<typeof DelegateArgs>;
   try {
     args = DelegateArgs.parse(JSON.parse(call.arguments));
@@ -66,16 +72,13 @@ async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     return `failed to parse function arguments: ${error instanceof Error ? error.message : String(error)}`;
   }
   try {
-    const source = { subagent: { thread_spawn: { parent_thread_id: delegation.selfId, depth: delegation.depth + 1 } } };
-    const result = await runOneShot(delegation, { source }, [{ type: "text", text: args.prompt }]);
-    if (result.aborted) return `sub-agent ${result.conversationId} was interrupted before it finished`;
-    return result.lastAgentMessage ?? `sub-agent ${result.conversationId} finished without an answer`;
+    return await run(args.prompt, ctx.signal);
   } catch (error) {
     ctx.signal.throwIfAborted();
-    const message = error instanceof Error ? error.message : String(error);
     // The parent's turn goes on: its client hears of the failure, its model gets it as the tool's output.
-    ctx.emit({ type: "error", message: `sub-agent failed: ${message}` });
-    return `sub-agent failed: ${message}`;
+    const event = errorEvent(error, "sub-agent failed: ");
+    ctx.emit(event);
+    return event.message;
   }
 }
 
@@ -89,7 +92,7 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     command,
     approvalPolicy: ctx.settings.approvalPolicy,
     sandboxPolicy: ctx.settings.sandboxPolicy,
-    approvedForSession: ctx.approvedForSession,
+    approvedForSession: ctx.tools.approvedForSession,
     withEscalatedPermissions: params.with_escalated_permissions === true,
   });
   if (verdict === "reject") return escalationRejectedMessage(ctx.settings.approvalPolicy);
@@ -106,10 +109,10 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
       parsed_cmd,
       ...(params.justification ? { reason: params.justification } : {}),
     });
-    const decision: ReviewDecision = await ctx.approvals.wait(ctx.subId, call.call_id, ctx.signal);
+    const decision: ReviewDecision = await ctx.tools.waitForApproval(ctx.subId, call.call_id, ctx.signal);
     // `abort` interrupts the turn (the session aborts our signal); an aborted turn runs nothing.
     ctx.signal.throwIfAborted();
-    if (decision === "approved_for_session") ctx.approvedForSession.add(key);
+    if (decision === "approved_for_session") ctx.tools.approvedForSession.add(key);
     if (decision === "denied" || decision === "abort") {
       ctx.emit({
         type: "exec_command_end",
@@ -130,7 +133,7 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     cwd,
     ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
     signal: ctx.signal,
-    onProcessGroup: ctx.trackProcessGroup,
+    onProcessGroup: ctx.tools.trackProcessGroup,
     onOutput: (stream, chunk) =>
       ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
   });

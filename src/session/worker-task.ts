@@ -2,8 +2,8 @@
 // call it directly over in-process MessageChannels.
 //
 // A conversation's client is whoever submits ops and reads events: the supervisor for a top-level
-// conversation, the parent's worker for a sub-agent. Supervision messages (ready, sub-agent requests, ...) go
-// to the supervisor; for a top-level conversation both are the same port.
+// conversation, the parent's worker for a sub-agent. Supervision messages (ready, heartbeat, sub-agent
+// requests, ...) go to the supervisor; for a top-level conversation both are the same port.
 import { threadId, type MessagePort } from "node:worker_threads";
 import {
   createFramedPort,
@@ -13,11 +13,12 @@ import {
   type FromWorker,
   type ToWorker,
 } from "../channel/index.js";
-import { deserializeError, serializeError, type SerializedError } from "../errors.js";
-import { Conversation } from "../manager/conversation.js";
+import type { SupervisorLink } from "../delegate/child.js";
+import { deserializeError, errorEvent, serializeError, type SerializedError } from "../errors.js";
 import type { Submission } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
-import { defaultSessionDeps, runSession, type SessionDeps, type SessionInit } from "./session.js";
+import { PortChildClient } from "./child-client.js";
+import { defaultSessionDeps, runSession, type SessionDeps, type SessionEnd, type SessionInit } from "./session.js";
 
 export type ConversationTask = {
   /** The client's port: submissions in, events out. */
@@ -27,25 +28,14 @@ export type ConversationTask = {
   init: SessionInit;
 };
 
-export type ConversationTaskResult = { conversationId: string };
-
-/** A child conversation as its parent's worker sees it. */
-export type ChildConversation = Conversation;
-
-/** What a session can ask of its supervisor. */
-export interface SupervisorLink {
-  /** Starts a sub-agent; resolves with a handle whose events come straight from the child's worker. */
-  spawnChild(request: ChildSpawnRequest): Promise<ChildConversation>;
-  /** Reports a command's process group, so that it does not outlive a worker that dies. */
-  trackProcessGroup(pid: number, running: boolean): void;
-}
+export type ConversationTaskResult = { conversationId: string; ended: SessionEnd };
 
 export async function runConversationTask(
   task: ConversationTask,
   deps: SessionDeps = defaultSessionDeps,
 ): Promise<ConversationTaskResult> {
   const submissions = new AsyncQueue<Submission>();
-  const children = createChildRegistry();
+  const children = createChildRegistry(deps);
   const onMessage = (message: ToWorker): void => {
     switch (message.type) {
       case "llmx/submission":
@@ -53,6 +43,9 @@ export async function runConversationTask(
         break;
       case "llmx/shutdown":
         submissions.push({ id: "shutdown", op: { type: "shutdown" } });
+        break;
+      case "llmx/ping":
+        supervisor.send({ type: "llmx/pong", seq: message.seq });
         break;
       default:
         children.handle(message);
@@ -62,20 +55,20 @@ export async function runConversationTask(
     task.port,
     {
       onMessage,
-      onBadMessage: (error) =>
-        client.send({ type: "llmx/event", event: { id: "", msg: { type: "error", message: `bad frame: ${error.message}` } } }),
+      onBadMessage: (error) => client.send({ type: "llmx/event", event: { id: "", msg: errorEvent(error, "bad frame: ") } }),
       onClose: () => submissions.end(),
     },
     { decode: decodeToWorker },
   );
-  const supervisor = task.supervisorPort
+  const supervisor: FramedPort<FromWorker> = task.supervisorPort
     ? createFramedPort<ToWorker, FromWorker>(task.supervisorPort, { onMessage }, { decode: decodeToWorker })
     : client;
   children.bind(supervisor);
 
   supervisor.send({ type: "llmx/ready", threadId });
+  let ended: SessionEnd;
   try {
-    await runSession(
+    ended = await runSession(
       task.init,
       {
         submissions,
@@ -96,18 +89,18 @@ export async function runConversationTask(
     client.close();
     if (supervisor !== client) supervisor.close();
   }
-  return { conversationId: task.init.conversationId };
+  return { conversationId: task.init.conversationId, ended };
 }
 
 /** The worker's side of sub-agent spawning: requests out, ports and end notices in. */
-function createChildRegistry() {
+function createChildRegistry(deps: SessionDeps) {
   let supervisor: FramedPort<FromWorker> | undefined;
   let nextRequest = 0;
-  const requests = new Map<number, { resolve(child: ChildConversation): void; reject(error: Error): void }>();
-  const ends = new Map<string, { resolve(): void; reject(error: Error): void }>();
+  const requests = new Map<number, { resolve(child: PortChildClient): void; reject(error: Error): void }>();
+  const live = new Map<string, PortChildClient>();
 
   const link: SupervisorLink = {
-    spawnChild(request) {
+    spawnChild(request: ChildSpawnRequest) {
       const requestId = nextRequest++;
       return new Promise((resolve, reject) => {
         if (supervisor === undefined) return reject(new Error("no supervisor"));
@@ -125,19 +118,20 @@ function createChildRegistry() {
     bind(port: FramedPort<FromWorker>) {
       supervisor = port;
     },
-    handle(message: Exclude<ToWorker, { type: "llmx/submission" | "llmx/shutdown" }>) {
+    handle(message: Exclude<ToWorker, { type: "llmx/submission" | "llmx/shutdown" | "llmx/ping" }>) {
       switch (message.type) {
         case "llmx/child-spawned": {
+          const { conversationId } = message;
           const pending = requests.get(message.requestId);
           requests.delete(message.requestId);
-          const task = new Promise<void>((resolve, reject) => ends.set(message.conversationId, { resolve, reject }));
-          const child = new Conversation({
-            conversationId: message.conversationId,
+          const child = new PortChildClient({
+            conversationId,
             rolloutPath: message.rolloutPath,
             port: message.port,
-            task,
-            kill: () => supervisor?.send({ type: "llmx/stop-child", conversationId: message.conversationId }),
+            clock: deps.clock,
+            terminate: () => supervisor?.send({ type: "llmx/stop-child", conversationId }),
           });
+          live.set(conversationId, child);
           if (pending) pending.resolve(child);
           else child.terminate();
           break;
@@ -149,10 +143,9 @@ function createChildRegistry() {
           break;
         }
         case "llmx/child-ended": {
-          const end = ends.get(message.conversationId);
-          ends.delete(message.conversationId);
-          if (message.error) end?.reject(deserializeError(message.error as SerializedError));
-          else end?.resolve();
+          const child = live.get(message.conversationId);
+          live.delete(message.conversationId);
+          child?.end(message.error ? { ok: false, error: deserializeError(message.error as SerializedError) } : { ok: true });
           break;
         }
       }

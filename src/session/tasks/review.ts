@@ -1,9 +1,11 @@
-// The `review` op, run as Codex runs it: a one-shot sub-agent with the review rubric as its instructions. Its
+// The review task, run as Codex runs it: a one-shot sub-agent with the review rubric as its instructions. Its
 // events are shown under the review's id (its agent messages held back one step, so the final JSON verdict is
 // not shown twice); its last message is parsed as the review; a `<user_action>` note records the outcome.
+// Review mode is always left: on success, on failure, and in `abort`.
 import { z } from "zod";
-import type { EventMsg, MessageItem, ReviewRequest } from "../protocol/index.js";
-import { runOneShot, type DelegateContext } from "./delegate.js";
+import { runOneShot } from "../../delegate/delegate.js";
+import type { EventMsg, MessageItem, ReviewRequest } from "../../protocol/index.js";
+import type { SessionTask, TaskContext } from "./task.js";
 
 export const REVIEW_PROMPT = `You are reviewing a change on behalf of the user. Look for bugs that matter: wrong behaviour, missed
 edge cases, broken error handling, security or data-loss risks, and changes that do not do what they claim.
@@ -72,25 +74,36 @@ export function reviewNote(output: ReviewOutputEvent | undefined): MessageItem {
   return { type: "message", role: "user", content: [{ type: "input_text", text: lines.join("\n") }] };
 }
 
-export type ReviewTaskDeps = {
-  delegate: DelegateContext;
-  emit(msg: EventMsg): void;
-  recordNote(note: MessageItem): void;
-};
+export function reviewTask(request: ReviewRequest): SessionTask {
+  return {
+    kind: "review",
+    async run(ctx, signal) {
+      await runReview(request, ctx, signal);
+      return null;
+    },
+    abort(ctx) {
+      exitReviewMode(ctx, undefined);
+    },
+  };
+}
 
-/** Runs the review; resolves once `exited_review_mode` has been emitted (the caller then completes the task). */
-export async function runReview(request: ReviewRequest, deps: ReviewTaskDeps): Promise<void> {
+function exitReviewMode(ctx: TaskContext, output: ReviewOutputEvent | undefined): void {
+  ctx.recordResponseItems([reviewNote(output)]);
+  ctx.emit({ type: "exited_review_mode", review_output: output ?? null });
+}
+
+async function runReview(request: ReviewRequest, ctx: TaskContext, signal: AbortSignal): Promise<void> {
   const entered: EventMsg = { type: "entered_review_mode", prompt: request.prompt };
   if (request.user_facing_hint !== undefined) entered.user_facing_hint = request.user_facing_hint;
-  deps.emit(entered);
+  ctx.emit(entered);
 
   let heldBack: EventMsg | undefined;
   let result: Awaited<ReturnType<typeof runOneShot>>;
   try {
     result = await runOneShot(
-      deps.delegate,
+      ctx.delegation(signal),
       {
-        source: { subagent: "review" },
+        kind: "review",
         overrides: {
           baseInstructions: REVIEW_PROMPT,
           userInstructions: undefined,
@@ -105,22 +118,18 @@ export async function runReview(request: ReviewRequest, deps: ReviewTaskDeps): P
         if (msg.type === "agent_message_content_delta") return;
         if (msg.type === "item_completed" && "AgentMessage" in msg.item) return;
         if (msg.type === "agent_message") {
-          if (heldBack) deps.emit(heldBack);
+          if (heldBack) ctx.emit(heldBack);
           heldBack = msg;
           return;
         }
-        deps.emit(msg);
+        ctx.emit(msg);
       },
     );
   } catch (error) {
-    // A reviewer that could not start or died still closes review mode, with no output.
-    if (!deps.delegate.signal.aborted) {
-      deps.recordNote(reviewNote(undefined));
-      deps.emit({ type: "exited_review_mode", review_output: null });
-    }
+    // A reviewer that could not start or died still closes review mode, with no output (an aborted task
+    // closes it in `abort`).
+    if (!signal.aborted) exitReviewMode(ctx, undefined);
     throw error;
   }
-  const output = result.aborted || result.lastAgentMessage === null ? undefined : parseReviewOutput(result.lastAgentMessage);
-  deps.recordNote(reviewNote(output));
-  deps.emit({ type: "exited_review_mode", review_output: output ?? null });
+  exitReviewMode(ctx, result.aborted || result.lastAgentMessage === null ? undefined : parseReviewOutput(result.lastAgentMessage));
 }

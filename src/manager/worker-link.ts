@@ -1,0 +1,202 @@
+// One incarnation of a conversation's worker, seen from the supervisor: the same for top-level conversations and
+// sub-agents. It starts the task, holds the supervision port (ready, heartbeat, fatal reports, process groups,
+// sub-agent requests), checks that the session announces itself first, and says how the worker ended, with a
+// reason taken from data llmx owns: a kill it asked for, the session's own fatal report, the thread's exit code
+// or out-of-memory error. The commands a crashed worker left running are killed here.
+import { MessageChannel, type MessagePort, type TransferListItem } from "node:worker_threads";
+import type { ExitReason, WorkerEnd, WorkerHandle } from "../../machines/conversation.machine.js";
+import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
+import {
+  SessionConfiguredNotFirstEventError,
+  WorkerCrashedError,
+  deserializeError,
+  type SerializedError,
+} from "../errors.js";
+import { isSessionConfiguredFirst, type Event, type EventMsgOf } from "../protocol/index.js";
+import type { SessionInit } from "../session/session.js";
+import type { ConversationTask, ConversationTaskResult } from "../session/worker-task.js";
+import { type Clock, withDeadline } from "../util/clock.js";
+import { killProcessGroups } from "./process-groups.js";
+import type { WorkerRuntime } from "./runtime.js";
+
+/** How long a worker's last events may trail the end of its task (they travel on another port). */
+export const PORT_DRAIN_MS = 1_000;
+
+/** Where a top-level conversation's events and credits go: its `Conversation` handle. */
+export interface EventSinkForLink {
+  deliver(event: Event): void;
+  credit(count: number): void;
+}
+
+export type WorkerLinkOptions = {
+  conversationId: string;
+  init: SessionInit;
+  threads: WorkerRuntime;
+  clock: Clock;
+  /** A top-level conversation's events come here; a sub-agent's go to its parent's worker (`childPort`). */
+  sink?: EventSinkForLink;
+  /** Supervision messages the link does not handle itself (sub-agent requests). */
+  onControl(message: FromWorker): void;
+};
+
+export class WorkerLink implements WorkerHandle {
+  readonly conversationId: string;
+  /** A sub-agent's client port, for its parent's worker. */
+  readonly childPort: MessagePort | undefined;
+  readonly configured: Promise<EventMsgOf<"session_configured"> | undefined>;
+  readonly ended: Promise<WorkerEnd>;
+  threadId: number | undefined;
+  private readonly port: FramedPort<ToWorker>;
+  private readonly abort = new AbortController();
+  private readonly pongListeners = new Set<() => void>();
+  private readonly processGroups = new Set<number>();
+  private readonly threads: WorkerRuntime;
+  private killReason: "killed" | "hung" | undefined;
+  private fatal: Error | undefined;
+  private stopSent = false;
+  private endResult: WorkerEnd | undefined;
+  private nextPing = 0;
+
+  constructor(options: WorkerLinkOptions) {
+    this.conversationId = options.conversationId;
+    this.threads = options.threads;
+    let configured!: (msg: EventMsgOf<"session_configured"> | undefined) => void;
+    let invalid!: (error: Error) => void;
+    this.configured = new Promise((resolve, reject) => ((configured = resolve), (invalid = reject)));
+    // Unobserved when the worker dies first; the machine reads the end instead.
+    this.configured.catch(() => undefined);
+    let markPortClosed!: () => void;
+    const portClosed = new Promise<void>((resolve) => (markPortClosed = resolve));
+
+    const supervision = new MessageChannel();
+    const client = options.sink ? undefined : new MessageChannel();
+    this.childPort = client?.port1;
+    let first = true;
+    this.port = createFramedPort<FromWorker, ToWorker>(
+      supervision.port1,
+      {
+        onMessage: (message) => {
+          switch (message.type) {
+            case "llmx/event":
+              if (first) {
+                first = false;
+                if (isSessionConfiguredFirst(message.event)) configured(message.event.msg);
+                else invalid(new SessionConfiguredNotFirstEventError(message.event));
+              } else {
+                options.sink?.deliver(message.event);
+              }
+              break;
+            case "llmx/credit":
+              options.sink?.credit(message.count);
+              break;
+            case "llmx/configured":
+              configured(undefined);
+              break;
+            case "llmx/ready":
+              this.threadId = message.threadId;
+              if (message.threadId !== undefined) this.threads.watch(message.threadId);
+              if (this.killReason !== undefined) this.kill(this.killReason);
+              break;
+            case "llmx/pong":
+              for (const listener of this.pongListeners) listener();
+              break;
+            case "llmx/fatal":
+              this.fatal = deserializeError(message.error as SerializedError);
+              break;
+            case "llmx/process-group":
+              if (message.running) this.processGroups.add(message.pid);
+              else this.processGroups.delete(message.pid);
+              break;
+            default:
+              options.onControl(message);
+          }
+        },
+        onClose: markPortClosed,
+      },
+      { decode: decodeFromWorker },
+    );
+
+    const task: ConversationTask = client
+      ? { port: client.port2, supervisorPort: supervision.port2, init: options.init }
+      : { port: supervision.port2, init: options.init };
+    const transfer: TransferListItem[] = client ? [client.port2, supervision.port2] : [supervision.port2];
+    const run = options.threads.run(task, transfer, this.abort.signal);
+    this.ended = run.then(
+      async (result) => {
+        await withDeadline(options.clock, portClosed, PORT_DRAIN_MS);
+        const requested = this.stopSent || (result as ConversationTaskResult | undefined)?.ended === "shutdown";
+        return this.finish({ ok: true, requested });
+      },
+      async (error: unknown) => {
+        await withDeadline(options.clock, portClosed, PORT_DRAIN_MS);
+        killProcessGroups(this.processGroups);
+        this.processGroups.clear();
+        return this.finish(this.crashed(error));
+      },
+    );
+  }
+
+  get isEnded(): boolean {
+    return this.endResult !== undefined;
+  }
+
+  send(message: ToWorker, transfer: readonly TransferListItem[] = []): void {
+    if (transfer.length > 0) this.port.sendTransfer(message, transfer);
+    else this.port.send(message);
+  }
+
+  stop(): void {
+    this.stopSent = true;
+    this.port.send({ type: "llmx/shutdown" });
+  }
+
+  kill(reason: "killed" | "hung"): void {
+    if (this.endResult) return;
+    this.killReason ??= reason;
+    if (this.threads.abortable) this.abort.abort();
+    else if (this.threadId !== undefined) this.threads.kill(this.threadId, this.killReason);
+    // Otherwise the worker has not started yet: it is killed as soon as it says where it runs.
+  }
+
+  ping(): void {
+    this.port.send({ type: "llmx/ping", seq: this.nextPing++ });
+  }
+
+  onPong(listener: () => void): () => void {
+    this.pongListeners.add(listener);
+    return () => this.pongListeners.delete(listener);
+  }
+
+  private finish(end: WorkerEnd): WorkerEnd {
+    this.endResult = end;
+    this.pongListeners.clear();
+    return end;
+  }
+
+  /** Why the worker's task failed, from what llmx knows of it. */
+  private crashed(error: unknown): WorkerEnd {
+    const raw = error instanceof Error ? error : new Error(String(error));
+    const facts = this.threads.factsOf(this.threadId);
+    const outOfMemory = [facts.error, raw].some((e) => (e as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY");
+    let reason: ExitReason;
+    let cause: unknown;
+    if (this.killReason !== undefined) [reason, cause] = [this.killReason, raw];
+    else if (outOfMemory) [reason, cause] = ["out_of_memory", facts.error ?? raw];
+    else if (this.fatal !== undefined) [reason, cause] = ["threw", this.fatal];
+    else if (facts.killedFor !== undefined) [reason, cause] = ["killed", raw];
+    else if (facts.error !== undefined) [reason, cause] = ["threw", facts.error];
+    else if (facts.exitCode !== undefined) [reason, cause] = ["exited", raw];
+    else [reason, cause] = ["threw", raw];
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const message = `conversation ${this.conversationId} worker ${DESCRIBE[reason]}: ${detail}`;
+    return { ok: false, reason, error: new WorkerCrashedError(this.conversationId, reason, message, { cause }) };
+  }
+}
+
+const DESCRIBE: Record<ExitReason, string> = {
+  threw: "crashed",
+  exited: "exited",
+  out_of_memory: "ran out of memory",
+  hung: "stopped answering (hung) and was killed",
+  killed: "was killed",
+};
