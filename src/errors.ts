@@ -251,6 +251,23 @@ export class ModelStreamError extends ModelProviderError {
   override readonly code = "model_stream";
 }
 
+/**
+ * The stream broke before the response completed (socket reset, idle timeout, early close, a retriable
+ * `response.failed`). The retry loop catches it and tries the whole request again, waiting `retryAfterMs` when
+ * the server gave a hint; once retries run out it is the `cause` of a `ModelStreamError`. It is not a
+ * `ModelProviderError` because the SSE reader that raises it does not know the provider.
+ */
+export class StreamInterruptedError extends LlmxError {
+  override readonly code = "model_stream_interrupted";
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A one-shot sub-agent takes its input once; its submit side is closed. */
 export class DelegateClosedError extends LlmxError {
   override readonly code = "delegate_closed";
@@ -303,5 +320,6 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     ModelResponseFailedError,
     ModelResponseIncompleteError,
     ModelStreamError,
+    StreamInterruptedError,
   ].map((errorClass) => [errorClass.name, errorClass]),
 );
