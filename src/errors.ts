@@ -293,8 +293,10 @@ export class SubagentLimitError extends LlmxError {
 }
 
 // Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
+// test/errors-exports.test.ts fails when a class in this file is missing here or from src/index.ts.
 const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
   [
+    LlmxError,
     ConversationNotFoundError,
     SessionConfiguredNotFirstEventError,
     CapacityError,
