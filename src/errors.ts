@@ -111,6 +111,27 @@ export type SerializedError = {
   cause?: SerializedError;
 };
 
+/**
+ * The stable code of any thrown value: an llmx error's `code`; for another Error its string `code` (Node's
+ * errno-style "ENOENT", "ERR_WORKER_OUT_OF_MEMORY", ...) or else "error"; "thrown_value" for a non-Error.
+ * It is the code `serializeError` records, so it is the same before and after an error crosses a thread.
+ */
+export function errorCode(error: unknown): string {
+  if (error instanceof LlmxError) return error.code;
+  if (!(error instanceof Error)) return "thrown_value";
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : "error";
+}
+
+/**
+ * The protocol's `error` event for any thrown value: its message (after `prefix`, e.g. "sub-agent failed: ")
+ * and its `errorCode`. The `code` field is an llmx extension that Codex's readers ignore.
+ */
+export function errorEvent(error: unknown, prefix = ""): { type: "error"; message: string; code: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  return { type: "error", message: `${prefix}${message}`, code: errorCode(error) };
+}
+
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     const fields: Record<string, unknown> = {};
@@ -121,7 +142,7 @@ export function serializeError(error: unknown): SerializedError {
     }
     const serialized: SerializedError = {
       name: error.name,
-      code: error instanceof LlmxError ? error.code : (typeof fields.code === "string" ? fields.code : "error"),
+      code: errorCode(error),
       message: error.message,
       fields,
     };

@@ -56,6 +56,7 @@ export {
   UnknownApprovalError,
   WorkerCrashedError,
 } from "./errors.js";
+export { errorCode, errorEvent } from "./errors.js";
 export { Delegate, OneShotDelegate, runOneShot, startDelegate } from "./delegate/delegate.js";
 export type { DelegateContext, OneShotResult } from "./delegate/delegate.js";
 export { loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";

@@ -37,7 +37,11 @@ const ev = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.looseObject({ type: z.literal(type), ...shape });
 
 export const KnownEventMsg = z.discriminatedUnion("type", [
-  ev("error", { message: z.string() }),
+  ev("error", {
+    message: z.string(),
+    /** llmx: the failure's stable code (an llmx error's `code`, a Node errno code, or "error"); see `errorEvent`. */
+    code: z.string().optional(),
+  }),
   ev("warning", { message: z.string() }),
   ev("task_started", { model_context_window: z.number().nullable() }),
   ev("task_complete", { last_agent_message: z.string().nullable() }),
