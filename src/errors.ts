@@ -111,6 +111,27 @@ export type SerializedError = {
   cause?: SerializedError;
 };
 
+/**
+ * The stable code of any thrown value: an llmx error's `code`; for another Error its string `code` (Node's
+ * errno-style "ENOENT", "ERR_WORKER_OUT_OF_MEMORY", ...) or else "error"; "thrown_value" for a non-Error.
+ * It is the code `serializeError` records, so it is the same before and after an error crosses a thread.
+ */
+export function errorCode(error: unknown): string {
+  if (error instanceof LlmxError) return error.code;
+  if (!(error instanceof Error)) return "thrown_value";
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : "error";
+}
+
+/**
+ * The protocol's `error` event for any thrown value: its message (after `prefix`, e.g. "sub-agent failed: ")
+ * and its `errorCode`. The `code` field is an llmx extension that Codex's readers ignore.
+ */
+export function errorEvent(error: unknown, prefix = ""): { type: "error"; message: string; code: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  return { type: "error", message: `${prefix}${message}`, code: errorCode(error) };
+}
+
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     const fields: Record<string, unknown> = {};
@@ -121,7 +142,7 @@ export function serializeError(error: unknown): SerializedError {
     }
     const serialized: SerializedError = {
       name: error.name,
-      code: error instanceof LlmxError ? error.code : (typeof fields.code === "string" ? fields.code : "error"),
+      code: errorCode(error),
       message: error.message,
       fields,
     };
@@ -251,6 +272,23 @@ export class ModelStreamError extends ModelProviderError {
   override readonly code = "model_stream";
 }
 
+/**
+ * The stream broke before the response completed (socket reset, idle timeout, early close, a retriable
+ * `response.failed`). The retry loop catches it and tries the whole request again, waiting `retryAfterMs` when
+ * the server gave a hint; once retries run out it is the `cause` of a `ModelStreamError`. It is not a
+ * `ModelProviderError` because the SSE reader that raises it does not know the provider.
+ */
+export class StreamInterruptedError extends LlmxError {
+  override readonly code = "model_stream_interrupted";
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** Delegating would nest sub-agents deeper than allowed. */
 export class SubagentDepthError extends LlmxError {
   override readonly code = "subagent_depth";
@@ -281,8 +319,10 @@ export class RestartIntensityError extends InternalAgentDiedError {
 }
 
 // Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
+// test/errors-exports.test.ts fails when a class in this file is missing here or from src/index.ts.
 const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
   [
+    LlmxError,
     ConversationNotFoundError,
     SessionConfiguredNotFirstEventError,
     CapacityError,
@@ -308,17 +348,6 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     ModelResponseFailedError,
     ModelResponseIncompleteError,
     ModelStreamError,
+    StreamInterruptedError,
   ].map((errorClass) => [errorClass.name, errorClass]),
 );
-
-/** The client's `error` event for a failure: its message, and the typed error's code (data, not text). */
-export function errorEvent(error: unknown, prefix = ""): { type: "error"; message: string; code: string } {
-  const message = error instanceof Error ? error.message : String(error);
-  const code =
-    error instanceof LlmxError
-      ? error.code
-      : typeof (error as { code?: unknown } | null)?.code === "string"
-        ? (error as { code: string }).code
-        : "error";
-  return { type: "error", message: `${prefix}${message}`, code };
-}

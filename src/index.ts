@@ -36,16 +36,27 @@ export {
   InvalidConfigError,
   InvalidOpError,
   LlmxError,
+  MissingApiKeyError,
   MissingSessionMetaError,
+  ModelAuthError,
+  ModelNotFoundError,
+  ModelProviderError,
+  ModelRequestError,
+  ModelResponseFailedError,
+  ModelResponseIncompleteError,
+  ModelStreamError,
   RolloutError,
   RolloutHistoryBaseError,
   RolloutNotFoundError,
   SessionConfiguredNotFirstEventError,
-  UnknownApprovalError,
-  WorkerCrashedError,
+  StreamInterruptedError,
   SubagentDepthError,
   SubagentLimitError,
+  RestartIntensityError,
+  UnknownApprovalError,
+  WorkerCrashedError,
 } from "./errors.js";
+export { errorCode, errorEvent } from "./errors.js";
 export { loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";
 export type { ConfigOverrides, ConfigToml } from "./config-file.js";
 export type { ModelProviderInfo, WireApi } from "./model/provider-info.js";

@@ -2,12 +2,11 @@
 // `chat.completion.chunk`s accumulated into the same items the Responses API would produce.
 import type { EventSourceMessage } from "eventsource-parser/stream";
 import { z } from "zod";
-import { ModelResponseFailedError, ModelStreamError } from "../errors.js";
+import { ModelResponseFailedError, ModelStreamError, StreamInterruptedError } from "../errors.js";
 import type { ResponseItem, TokenUsage } from "../protocol/index.js";
 import { toChatMessages, toChatTools } from "./chat-messages.js";
 import type { HttpClientOptions } from "./http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
-import { StreamInterruptedError } from "./sse.js";
 import type { ModelClient, ModelRequest, ModelStreamEvent } from "./types.js";
 import { createWireClient } from "./wire-client.js";
 

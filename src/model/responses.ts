@@ -2,11 +2,15 @@
 // `response.*` SSE events onto ModelStreamEvents.
 import type { EventSourceMessage } from "eventsource-parser/stream";
 import { z } from "zod";
-import { ModelResponseFailedError, ModelResponseIncompleteError, ModelStreamError } from "../errors.js";
+import {
+  ModelResponseFailedError,
+  ModelResponseIncompleteError,
+  ModelStreamError,
+  StreamInterruptedError,
+} from "../errors.js";
 import { parseResponseItem, type ResponseItem, type TokenUsage } from "../protocol/index.js";
 import type { HttpClientOptions } from "./http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
-import { StreamInterruptedError } from "./sse.js";
 import type { ModelClient, ModelRequest, ModelStreamEvent } from "./types.js";
 import { createWireClient } from "./wire-client.js";
 import { toCodexItem } from "./wire-items.js";

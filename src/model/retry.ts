@@ -2,10 +2,10 @@
 // connection errors) spend the request budget; a stream that drops, idles or fails retriably spends the
 // stream budget. Each retry is announced with a `retrying` event and waits out a backoff.
 import type { EventSourceMessage } from "eventsource-parser/stream";
-import { ModelStreamError } from "../errors.js";
+import { ModelStreamError, StreamInterruptedError } from "../errors.js";
 import { backoffMs, classifyHttpFailure, type Sleep } from "./http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
-import { readSse, StreamInterruptedError } from "./sse.js";
+import { readSse } from "./sse.js";
 import type { ModelStreamEvent } from "./types.js";
 
 export type StreamAttempt = {

@@ -1,18 +1,7 @@
 // Reads a response body as SSE messages. A body that errors (socket reset) or stays silent longer than the
 // idle timeout becomes a `StreamInterruptedError`, which the retry loop treats as a dropped stream.
 import { type EventSourceMessage, EventSourceParserStream } from "eventsource-parser/stream";
-
-/** The stream broke before the response completed; retrying the whole request may succeed. */
-export class StreamInterruptedError extends Error {
-  override name = "StreamInterruptedError";
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { StreamInterruptedError } from "../errors.js";
 
 export async function* readSse(body: ReadableStream<Uint8Array>, idleTimeoutMs: number): AsyncGenerator<EventSourceMessage> {
   const reader = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();

@@ -37,7 +37,11 @@ const ev = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.looseObject({ type: z.literal(type), ...shape });
 
 export const KnownEventMsg = z.discriminatedUnion("type", [
-  ev("error", { message: z.string(), code: z.string().optional() }),
+  ev("error", {
+    message: z.string(),
+    /** llmx: the failure's stable code (an llmx error's `code`, a Node errno code, or "error"); see `errorEvent`. */
+    code: z.string().optional(),
+  }),
   ev("warning", { message: z.string() }),
   /** llmx: the supervisor restarted this conversation from its rollout after its worker died. */
   ev("conversation_restarted", {

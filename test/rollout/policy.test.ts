@@ -55,6 +55,11 @@ describe("isPersistedRolloutItem", () => {
     for (const type of dropped) expect(isPersistedRolloutItem(event(type)), type).toBe(false);
   });
 
+  it("does not persist error events, with or without llmx's `code` (as Codex's policy)", () => {
+    expect(isPersistedRolloutItem(event("error", { message: "boom" }))).toBe(false);
+    expect(isPersistedRolloutItem(event("error", { message: "boom", code: "model_auth" }))).toBe(false);
+  });
+
   it("never persists unknown line types", () => {
     expect(isPersistedRolloutItem({ type: "unknown", line_type: "world_state", payload: {} })).toBe(false);
   });

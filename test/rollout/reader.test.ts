@@ -46,6 +46,15 @@ describe("parseRolloutLine", () => {
     });
   });
 
+  it("reads error events with llmx's `code` and without it (as Codex writes them)", () => {
+    for (const payload of [
+      { type: "error", message: "cannot start a sub-agent", code: "subagent_depth" },
+      { type: "error", message: "stream disconnected" },
+    ]) {
+      expect(parseRolloutLine(typed("event_msg", payload))).toEqual({ ok: true, item: { type: "event_msg", payload }, timestamp: TS });
+    }
+  });
+
   it.each([
     ["not JSON", "{nope", /invalid JSON/],
     ["JSON that is not a line", "[1,2]", /not a rollout line/],
