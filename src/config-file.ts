@@ -80,9 +80,29 @@ export function parseConfigToml(text: string, origin = "config.toml"): ConfigTom
     const detail = error instanceof TomlError ? error.message : String(error);
     throw new InvalidConfigError(`${origin} is not valid TOML: ${detail}`, { cause: error });
   }
+  assertSafeKeys(raw, origin);
   const parsed = ConfigToml.safeParse(raw);
   if (!parsed.success) throw new InvalidConfigError(`${origin}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+/** Keys that name an object's prototype machinery: copied into a plain object, they could reach Object.prototype. */
+const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+function reservedKeyError(origin: string, keyPath: readonly string[]): InvalidConfigError {
+  return new InvalidConfigError(
+    `${origin}: the key "${keyPath.join(".")}" is not allowed (__proto__, constructor and prototype are reserved)`,
+  );
+}
+
+/** Refuses reserved keys at any depth of a parsed TOML value. */
+function assertSafeKeys(value: unknown, origin: string, keyPath: readonly string[] = []): void {
+  if (typeof value !== "object" || value === null) return;
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = [...keyPath, key];
+    if (RESERVED_KEYS.has(key)) throw reservedKeyError(origin, childPath);
+    assertSafeKeys(child, origin, childPath);
+  }
 }
 
 /** Applies `key=value` overrides (TOML values; a bare word is taken as a string) onto a parsed table. */
@@ -99,10 +119,12 @@ export function applyRawOverrides(table: Record<string, unknown>, overrides: rea
     } catch {
       value = rawValue;
     }
-    const parts = key.split(".");
+    const parts = key.split(".").map((part) => part.trim());
+    if (parts.some((part) => RESERVED_KEYS.has(part))) throw reservedKeyError(`--config ${override}`, parts);
+    assertSafeKeys(value, `--config ${override}`, parts);
     let node = result;
     for (const part of parts.slice(0, -1)) {
-      const next = node[part];
+      const next = Object.hasOwn(node, part) ? node[part] : undefined;
       node[part] = typeof next === "object" && next !== null ? next : {};
       node = node[part] as Record<string, unknown>;
     }

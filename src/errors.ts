@@ -168,11 +168,32 @@ export function deserializeError(data: SerializedError): Error {
   return error;
 }
 
-/** A conversation is already live with this id: a second session would be a second writer of its rollout. */
+/** Who holds a rollout's lock file, when the conversation is live in another process. */
+export type RolloutLockHolderInfo = { pid: number; lockPath: string; host?: string | undefined };
+
+/**
+ * A conversation is already live with this id: a second session would be a second writer of its rollout.
+ * Without `holder` it is live in this manager; with it, another process holds the rollout's lock file.
+ */
 export class ConversationInUseError extends LlmxError {
   override readonly code = "conversation_in_use";
-  constructor(readonly conversationId: string) {
-    super(`conversation ${conversationId} is already running; shut it down before resuming it again`);
+  readonly holderPid: number | undefined;
+  readonly holderHost: string | undefined;
+  readonly lockPath: string | undefined;
+  constructor(
+    readonly conversationId: string,
+    holder?: RolloutLockHolderInfo,
+  ) {
+    super(
+      holder === undefined
+        ? `conversation ${conversationId} is already running; shut it down before resuming it again`
+        : `conversation ${conversationId} is in use by another process (pid ${holder.pid}` +
+            `${holder.host === undefined ? "" : ` on ${holder.host}`}), which holds its lock file ${holder.lockPath}; ` +
+            "stop that process (or wait for it to finish) before resuming the conversation",
+    );
+    this.holderPid = holder?.pid;
+    this.holderHost = holder?.host;
+    this.lockPath = holder?.lockPath;
   }
 }
 
@@ -318,6 +339,50 @@ export class RestartIntensityError extends InternalAgentDiedError {
   }
 }
 
+/**
+ * Appending to a rollout failed (disk full, I/O error, ...). The recorder stops: this write and every later one
+ * reject with this error, so nothing is delivered as recorded when it was not. `errnoCode` is the system's code.
+ */
+export class RolloutWriteError extends RolloutError {
+  override readonly code = "rollout_write";
+  constructor(
+    path: string,
+    readonly errnoCode: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(path, `cannot write rollout file ${path}: ${writeFailure(errnoCode, options?.cause)}; nothing further is recorded`, options);
+  }
+}
+
+/** Node's own message when it names the code ("ENOSPC: no space left on device, write"), else the code and it. */
+function writeFailure(errnoCode: string | undefined, cause: unknown): string {
+  const reason = cause instanceof Error ? cause.message : undefined;
+  if (errnoCode === undefined) return reason ?? "write failed";
+  if (reason === undefined) return errnoCode;
+  return reason.includes(errnoCode) ? reason : `${errnoCode}: ${reason}`;
+}
+
+/** The uuid in a rollout file's name is not the id in its session_meta: resuming would mix two conversations. */
+export class RolloutIdMismatchError extends RolloutError {
+  override readonly code = "rollout_id_mismatch";
+  constructor(
+    path: string,
+    readonly fileNameId: string,
+    readonly sessionMetaId: string,
+  ) {
+    super(
+      path,
+      `rollout file ${path} is named for conversation ${fileNameId} but its session_meta is conversation ` +
+        `${sessionMetaId}; refusing to resume it (rename the file to match its session_meta id)`,
+    );
+  }
+}
+
+/** A rollout path that would write outside the sessions directory: a symbolic link, or a linked directory. */
+export class RolloutUnsafePathError extends RolloutError {
+  override readonly code = "rollout_unsafe_path";
+}
+
 // Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
 // test/errors-exports.test.ts fails when a class in this file is missing here or from src/index.ts.
 const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
@@ -335,6 +400,9 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     EmptyRolloutError,
     MissingSessionMetaError,
     RolloutHistoryBaseError,
+    RolloutWriteError,
+    RolloutIdMismatchError,
+    RolloutUnsafePathError,
     ConversationInUseError,
     UnknownApprovalError,
     SubagentDepthError,

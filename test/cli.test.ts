@@ -1,6 +1,8 @@
 // The llmx command line, run as a user runs it: a child process on the built CLI, real homes, the mock model.
-import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -118,6 +120,44 @@ describe("llmx sessions, resume and fork", () => {
     expect((await llmx(home, ["exec", "resume", id, "even more"])).stdout).toBe('Offline reply #3: you said "even more".\n');
     expect((await llmx(home, ["fork", id, "--nth", "1", "instead"])).stdout).toBe('Offline reply #2: you said "instead".\n');
     expect((await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n")).toHaveLength(3);
+  });
+
+  it("refuses to resume a session another live process holds, naming it and appending nothing, until it is gone", async () => {
+    const home = await runtime.home();
+    await llmx(home, ["exec", "first session"]);
+    const [session] = (await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { conversationId: string; path: string });
+    const { conversationId: id, path: file } = session ?? { conversationId: "", path: "" };
+    const before = await readFile(file);
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      await once(other, "spawn");
+      await writeFile(`${file}.lock`, `${other.pid}\n`);
+      const refused = await llmx(home, ["resume", id, "more"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`llmx: conversation ${id} is in use by another process (pid ${other.pid}), which holds its lock file ${file}.lock`);
+      expect(refused.stderr).not.toMatch(/crashed/);
+      expect(refused.stdout).toBe("");
+      expect(await readFile(file)).toEqual(before);
+    } finally {
+      const exited = once(other, "exit");
+      other.kill("SIGKILL");
+      await exited;
+    }
+    expect((await llmx(home, ["resume", id, "more"])).stdout).toBe('Offline reply #2: you said "more".\n');
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it("refuses to resume a file whose name is not the conversation it holds", async () => {
+    const home = await runtime.home();
+    await llmx(home, ["exec", "first session"]);
+    const [session] = (await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { conversationId: string; path: string });
+    const { conversationId: id, path: file } = session ?? { conversationId: "", path: "" };
+    const otherId = "01a20000-0000-7000-8000-000000000001";
+    const copy = file.replace(id, otherId);
+    await copyFile(file, copy);
+    const result = await llmx(home, ["resume", otherId, "more"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`is named for conversation ${otherId} but its session_meta is conversation ${id}`);
   });
 
   it("names a session that does not exist", async () => {

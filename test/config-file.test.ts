@@ -1,7 +1,8 @@
 // config.toml and command-line overrides resolve into the configuration a conversation runs with.
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { applyRawOverrides } from "../src/config-file.js";
 import { InvalidConfigError, loadConfig, parseConfigToml } from "../src/index.js";
 import { useRuntime } from "./helpers.js";
 
@@ -94,5 +95,55 @@ http_headers = { "X-Team" = "llmx" }
 
   it("keeps keys it does not know (config files written for Codex load)", () => {
     expect(parseConfigToml(`model = "x"\n[features]\nweb_search = true\n`)).toMatchObject({ model: "x" });
+  });
+});
+
+describe("reserved keys (__proto__, constructor, prototype)", () => {
+  const polluted = (): boolean =>
+    Object.hasOwn(Object.prototype, "polluted") || ({} as Record<string, unknown>).polluted !== undefined;
+  afterEach(() => {
+    // Leave nothing behind for other tests even if a case fails.
+    delete (Object.prototype as Record<string, unknown>).polluted;
+  });
+
+  it.each([
+    "__proto__.polluted=1",
+    " __proto__ .polluted=1",
+    "constructor.prototype.polluted=1",
+    "model_providers.__proto__.polluted=1",
+    "agents.prototype=1",
+    "model_providers={__proto__={polluted=1}}",
+    "sandbox_workspace_write={constructor={prototype={polluted=1}}}",
+  ])("-c %s is refused and Object.prototype stays clean", async (override) => {
+    const home = await runtime.home();
+    const error = await loadConfig({ home, rawOverrides: [override] }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as Error).message).toMatch(/^--config .*: the key ".*(__proto__|constructor|prototype).*" is not allowed/);
+    expect(() => applyRawOverrides({}, [override])).toThrow(InvalidConfigError);
+    expect(polluted()).toBe(false);
+  });
+
+  it.each([
+    "__proto__ = 1",
+    "[__proto__]\npolluted = 1",
+    '"__proto__" = { polluted = 1 }',
+    '[model_providers.__proto__]\nbase_url = "http://127.0.0.1:1/v1"',
+    'model_providers = { constructor = { base_url = "http://127.0.0.1:1/v1" } }',
+    "[agents]\nprototype = 1",
+    "list = [{ __proto__ = { polluted = 1 } }]",
+  ])("config.toml with %j is refused and Object.prototype stays clean", async (toml) => {
+    const home = await homeWith(toml);
+    const error = await loadConfig({ home }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as Error).message).toContain(`${path.join(home, "config.toml")}: the key "`);
+    expect((error as Error).message).toContain("is not allowed");
+    expect(() => parseConfigToml(toml)).toThrow(InvalidConfigError);
+    expect(polluted()).toBe(false);
+  });
+
+  it("ordinary keys that merely contain the words are fine", async () => {
+    const home = await homeWith('[model_providers.proto]\nbase_url = "http://127.0.0.1:1/v1"\nname = "constructor"\n');
+    const config = await loadConfig({ home, provider: "proto", rawOverrides: ["model_providers.proto.prototypes=1"] });
+    expect(config.provider).toMatchObject({ id: "proto", name: "constructor" });
   });
 });

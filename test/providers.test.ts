@@ -1,5 +1,8 @@
 // The Responses and Chat clients against the mock model server over real HTTP: streaming, tool calls,
 // retries (with an injected sleep, so no test waits for backoff), typed failures, abort, request shape.
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   MissingApiKeyError,
@@ -379,5 +382,67 @@ describe("streams the mock cannot produce (canned SSE through an injected fetch)
       responseId: "chatcmpl-9",
       usage: { input_tokens: 10, cached_input_tokens: 0, output_tokens: 4, reasoning_output_tokens: 0, total_tokens: 14 },
     });
+  });
+});
+
+describe.each(["responses", "chat"] as const)("%s client against a server that accepts and then says nothing", (wireApi) => {
+  /** Counts requests; answers none, or sends a failure status and then never the body. */
+  let silent: { url: string; requests: number; close(): Promise<void> };
+  async function startSilentServer(behaviour: "no-headers" | "no-error-body"): Promise<void> {
+    const state = { requests: 0 };
+    const httpServer = createServer((req, res) => {
+      state.requests++;
+      req.resume();
+      if (behaviour === "no-error-body") {
+        res.writeHead(503, { "content-type": "application/json" });
+        res.flushHeaders();
+      }
+    });
+    httpServer.listen(0, "127.0.0.1");
+    await once(httpServer, "listening");
+    const { port } = httpServer.address() as AddressInfo;
+    silent = {
+      url: `http://127.0.0.1:${port}/v1`,
+      get requests() {
+        return state.requests;
+      },
+      close: async () => {
+        httpServer.closeAllConnections();
+        httpServer.close();
+        await once(httpServer, "close");
+      },
+    };
+  }
+  afterEach(async () => {
+    await silent.close();
+  });
+
+  it("treats a wait for response headers longer than the idle timeout as a stalled stream, and retries it", async () => {
+    await startSilentServer("no-headers");
+    const model = client(wireApi, { baseUrl: silent.url, streamIdleTimeoutMs: 50, streamMaxRetries: 2, requestMaxRetries: 0 });
+    const { events, error } = await runToFailure(model, request("hi"));
+    expect(error).toBeInstanceOf(ModelStreamError);
+    expect((error as Error).message).toBe("Mock: giving up after 2 retries: stream idle for more than 50 ms waiting for Mock to answer");
+    expect(retries(events)).toHaveLength(2);
+    expect(silent.requests).toBe(3);
+  });
+
+  it("ends at once with the abort reason when aborted while waiting for headers", async () => {
+    await startSilentServer("no-headers");
+    const controller = new AbortController();
+    const model = client(wireApi, { baseUrl: silent.url, streamIdleTimeoutMs: 60_000 });
+    const outcome = run(model, request("hi"), controller.signal);
+    while (silent.requests === 0) await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    await expect(outcome).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("does not wait forever for the body of a failure status either", async () => {
+    await startSilentServer("no-error-body");
+    const model = client(wireApi, { baseUrl: silent.url, streamIdleTimeoutMs: 50, requestMaxRetries: 1 });
+    const { error } = await runToFailure(model, request("hi"));
+    expect(error).toBeInstanceOf(ModelStreamError);
+    expect((error as Error).message).toContain("HTTP 503");
+    expect(silent.requests).toBe(2);
   });
 });

@@ -15,6 +15,7 @@ import {
   type ConfigOverrides,
   type ConversationConfig,
   type NewConversation,
+  WorkerCrashedError,
 } from "../index.js";
 import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
@@ -222,7 +223,18 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/**
+ * A session that refuses to start (its rollout is locked by another process, or is not the conversation its
+ * name says) ends its worker with that error, which reaches us as the worker's crash: say the cause itself.
+ */
+function failureMessage(error: unknown): string {
+  if (error instanceof WorkerCrashedError && error.reason === "threw" && error.cause instanceof LlmxError) {
+    return error.cause.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`llmx: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`llmx: ${failureMessage(error)}\n`);
   process.exitCode = 1;
 });

@@ -29,6 +29,7 @@ import {
   serializeError,
 } from "../errors.js";
 import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/index.js";
+import { releaseOwnRolloutLock } from "../rollout/lock.js";
 import { readRolloutHistory } from "../rollout/reader.js";
 import { rolloutPathFor } from "../rollout/paths.js";
 import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
@@ -489,6 +490,8 @@ export class ConversationManager {
     const end: ConversationEnd = change.state === "failed" && change.cause ? { ok: false, error: change.cause } : { ok: true };
     // A removed conversation's worker may run on (Codex's remove does not stop it); its handle ends with it.
     if (conversation && !(change.state === "removed" && entry.link && !entry.link.isEnded)) conversation.finish(end);
+    // A worker that died cannot release its rollout's lock itself; another process may take the session now.
+    if (entry.link?.isEnded) void releaseOwnRolloutLock(entry.rolloutPath).catch(() => undefined);
     const parent = entry.parentId === undefined ? undefined : this.supervised.get(entry.parentId);
     if (parent) {
       parent.children.delete(entry.conversationId);

@@ -1,6 +1,6 @@
 // The request/stream retry loop shared by both wire APIs. Failures before the stream starts (429, 5xx,
-// connection errors) spend the request budget; a stream that drops, idles or fails retriably spends the
-// stream budget. Each retry is announced with a `retrying` event and waits out a backoff.
+// connection errors) spend the request budget; a stream that drops, idles (before its headers too) or fails
+// retriably spends the stream budget. Each retry is announced with a `retrying` event and waits out a backoff.
 import type { EventSourceMessage } from "eventsource-parser/stream";
 import { ModelStreamError, StreamInterruptedError } from "../errors.js";
 import { backoffMs, classifyHttpFailure, type Sleep } from "./http.js";
@@ -63,24 +63,48 @@ export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSi
   }
 }
 
-/** Sends the request: the body of a 2xx answer, a retryable failure, or a thrown typed error. */
+/**
+ * Sends the request: the body of a 2xx answer, a retryable failure, or a thrown typed error. Waiting for the
+ * answer (headers, and the body of a failure) is bounded by the stream idle timeout: a server that accepts the
+ * connection and then says nothing is a stalled stream, retried as one.
+ */
 async function connect(
   attempt: StreamAttempt,
   signal: AbortSignal,
 ): Promise<{ body: ReadableStream<Uint8Array> } | { failure: Failure }> {
-  let response: Response;
+  const { info } = attempt;
+  const ms = info.streamIdleTimeoutMs;
+  const silence = new AbortController();
+  const timer = setTimeout(
+    () => silence.abort(new StreamInterruptedError(`stream idle for more than ${ms} ms waiting for ${info.name} to answer`)),
+    ms,
+  );
   try {
-    response = await attempt.fetch(attempt.url, { method: "POST", headers: attempt.headers, body: attempt.body, signal });
-  } catch (error) {
-    if (signal.aborted) throw error;
-    const message = `request failed: ${describeNetworkError(error)}`;
-    return { failure: { budget: "request", message, cause: error, retryAfterMs: undefined } };
+    let response: Response;
+    try {
+      response = await attempt.fetch(attempt.url, {
+        method: "POST",
+        headers: attempt.headers,
+        body: attempt.body,
+        signal: AbortSignal.any([signal, silence.signal]),
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      if (silence.signal.aborted) {
+        const cause = silence.signal.reason as StreamInterruptedError;
+        return { failure: { budget: "stream", message: cause.message, cause, retryAfterMs: undefined } };
+      }
+      const message = `request failed: ${describeNetworkError(error)}`;
+      return { failure: { budget: "request", message, cause: error, retryAfterMs: undefined } };
+    }
+    if (response.ok && response.body !== null) return { body: response.body };
+    const verdict = await classifyHttpFailure(response, info, attempt.model, hasAuthorization(attempt.headers));
+    if (!verdict.retry) throw verdict.error;
+    const cause = new Error(verdict.message);
+    return { failure: { budget: "request", message: verdict.message, cause, retryAfterMs: verdict.retryAfterMs } };
+  } finally {
+    clearTimeout(timer);
   }
-  if (response.ok && response.body !== null) return { body: response.body };
-  const verdict = await classifyHttpFailure(response, attempt.info, attempt.model, hasAuthorization(attempt.headers));
-  if (!verdict.retry) throw verdict.error;
-  const cause = new Error(verdict.message);
-  return { failure: { budget: "request", message: verdict.message, cause, retryAfterMs: verdict.retryAfterMs } };
 }
 
 function describeNetworkError(error: unknown): string {

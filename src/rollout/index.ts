@@ -3,6 +3,8 @@ export * from "./paths.js";
 export * from "./policy.js";
 export * from "./line.js";
 export * from "./recorder.js";
+export * from "./lock.js";
+export * from "./guard.js";
 export * from "./reader.js";
 export * from "./classify.js";
 export * from "./truncate.js";

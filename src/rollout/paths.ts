@@ -1,5 +1,6 @@
 // Where rollout files live and how they are named (reference section 5.1): local-time date dirs and names.
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { RolloutIdMismatchError } from "../errors.js";
 import { isUuid } from "../util/clock.js";
 
 const FILE_PREFIX = "rollout-";
@@ -8,6 +9,14 @@ const NAME_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}$/;
 
 export function sessionsDir(home: string): string {
   return join(home, "sessions");
+}
+
+/** The `sessions` directory `path` lies in, by name (the nearest ancestor called `sessions`), if any. */
+export function sessionsDirOf(path: string): string | undefined {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if (basename(dir) === "sessions") return dir;
+  }
+  return undefined;
 }
 
 const pad = (value: number, width = 2): string => String(value).padStart(width, "0");
@@ -36,4 +45,15 @@ export function parseRolloutFileName(name: string): { timestamp: string; convers
     return NAME_TIMESTAMP.test(timestamp) ? { timestamp, conversationId } : undefined;
   }
   return undefined;
+}
+
+/**
+ * Refuses a file named `rollout-<ts>-<uuid>.jsonl` whose session_meta holds another id: resumed, it would be
+ * one conversation in memory and another on disk. Files named otherwise (copies, Codex test files) pass.
+ */
+export function assertRolloutIdMatches(path: string, sessionMetaId: string): void {
+  const named = parseRolloutFileName(basename(path))?.conversationId;
+  if (named !== undefined && named.toLowerCase() !== sessionMetaId.toLowerCase()) {
+    throw new RolloutIdMismatchError(path, named, sessionMetaId);
+  }
 }

@@ -1,6 +1,6 @@
 // Loads a rollout file for resume or fork (reference sections 5.6 and 11), resolving forks stored by reference.
 import { readFile } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import {
   EmptyRolloutError,
   MissingSessionMetaError,
@@ -11,6 +11,7 @@ import {
 import { type HistoryBase, type RolloutItem, type SessionMeta } from "../protocol/rollout.js";
 import { parseRolloutLine } from "./line.js";
 import { findRolloutPathById } from "./list.js";
+import { assertRolloutIdMatches, sessionsDirOf } from "./paths.js";
 
 export { parseRolloutLine, type ParsedRolloutLine } from "./line.js";
 
@@ -54,6 +55,7 @@ async function loadThread(path: string, home: string | undefined, visiting: Read
   const metaItem = lines.find((line) => line.item.type === "session_meta")?.item;
   const meta = metaItem?.type === "session_meta" ? metaItem.payload : undefined;
   if (!meta) throw new MissingSessionMetaError(path, skipped.length);
+  assertRolloutIdMatches(path, meta.id);
   const base = meta.history_base
     ? await resolveBase(path, meta.history_base, home ?? homeOf(path), new Set([...visiting, meta.id]))
     : [];
@@ -90,10 +92,8 @@ function decodeLines(bytes: Buffer): { lines: FileLine[]; skipped: Thread["skipp
 
 /** The home whose `sessions` directory holds `path`, so a parent thread can be looked up beside it. */
 function homeOf(path: string): string | undefined {
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
-    if (basename(dir) === "sessions") return dirname(dir);
-  }
-  return undefined;
+  const sessions = sessionsDirOf(path);
+  return sessions === undefined ? undefined : dirname(sessions);
 }
 
 /** The parent's history up to the fork point: the cut by byte offset is exact even if the parent grew since. */

@@ -1,113 +1,226 @@
-// The single writer of a rollout file: policy filtering, ordinal numbering, serialized appends.
-import { mkdir, open, stat, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
-import { RolloutError, RolloutNotFoundError } from "../errors.js";
+// The single writer of a rollout file: policy filtering, ordinal numbering, serialized appends. It holds the
+// file's lock (one writer across processes) from before its first append until it is closed, and stops at the
+// first failed write: the file is cut back to its last complete line when possible, and every later write
+// rejects with the same RolloutWriteError.
+import { mkdir, type FileHandle } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { ConversationInUseError, RolloutError, RolloutWriteError } from "../errors.js";
 import { type RolloutItem, type SessionMeta } from "../protocol/rollout.js";
 import { type Clock } from "../util/clock.js";
-import { formatRolloutLine } from "./line.js";
+import { assertInsideSessions, openRolloutFile } from "./guard.js";
+import { formatRolloutLine, parseRolloutLine } from "./line.js";
+import { acquireRolloutLock, type RolloutLock } from "./lock.js";
+import { assertRolloutIdMatches, parseRolloutFileName } from "./paths.js";
 import { isPersistedRolloutItem } from "./policy.js";
 
 const TAIL_CHUNK = 64 * 1024;
+/** How far into a file its first line (the session_meta, base instructions included) is looked for. */
+const HEAD_MAX_BYTES = 1024 * 1024;
 const NEWLINE = 0x0a;
+
+/** The recorder's file operations; tests substitute failing ones. */
+export type RolloutFileIo = {
+  /** Appends `length` bytes of `data` from `offset`; resolves with how many it wrote (a short write is not an error). */
+  write(handle: FileHandle, data: Buffer, offset: number, length: number): Promise<number>;
+  truncate(handle: FileHandle, size: number): Promise<void>;
+};
+
+export const nodeRolloutFileIo: RolloutFileIo = {
+  write: async (handle, data, offset, length) => (await handle.write(data, offset, length)).bytesWritten,
+  truncate: (handle, size) => handle.truncate(size),
+};
+
+type RecorderState = { nextOrdinal: number; needsLeadingNewline: boolean; size: number };
 
 export class RolloutRecorder {
   private nextOrdinal: number;
-  /** Settles when every write queued so far has reached the file. */
+  /** Settles when every write queued so far has reached the file (or failed). */
   private queue: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
-  /** A resumed file whose last line lacks its newline (a torn write) gets one before our first line. */
+  /** The file's last line lacks its newline (a torn write): the next line starts on a fresh one. */
   private needsLeadingNewline: boolean;
+  /** The file's length as this recorder knows it: it is the only writer while it holds the lock. */
+  private size: number;
+  private writeFailure: RolloutWriteError | undefined;
 
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
+    private readonly lock: RolloutLock,
     private readonly clock: Clock,
-    state: { nextOrdinal: number; needsLeadingNewline: boolean },
+    private readonly io: RolloutFileIo,
+    state: RecorderState,
   ) {
     this.nextOrdinal = state.nextOrdinal;
     this.needsLeadingNewline = state.needsLeadingNewline;
+    this.size = state.size;
   }
 
+  /** Starts a rollout file with its session_meta line, after taking its lock. */
   static async create({
     path,
     meta,
     clock,
+    io = nodeRolloutFileIo,
   }: {
     path: string;
     meta: SessionMeta;
     clock: Clock;
+    io?: RolloutFileIo;
   }): Promise<RolloutRecorder> {
+    let lock: RolloutLock | undefined;
     let handle: FileHandle | undefined;
     try {
+      await assertInsideSessions(path);
       await mkdir(dirname(path), { recursive: true });
-      handle = await open(path, "a");
-      const recorder = new RolloutRecorder(path, handle, clock, { nextOrdinal: 0, needsLeadingNewline: false });
+      await assertInsideSessions(path);
+      lock = await acquireRolloutLock(path, meta.id);
+      handle = await openRolloutFile(path, "create");
+      const { size } = await handle.stat();
+      const recorder = new RolloutRecorder(path, handle, lock, clock, io, { nextOrdinal: 0, needsLeadingNewline: false, size });
       await recorder.write([{ type: "session_meta", payload: meta }]);
       return recorder;
     } catch (error) {
       await handle?.close().catch(() => undefined);
-      if (error instanceof RolloutError) throw error;
-      throw new RolloutError(path, `cannot create rollout file ${path}`, { cause: error });
+      await lock?.release().catch(() => undefined);
+      throw asRolloutError(error, path, `cannot create rollout file ${path}`);
     }
   }
 
-  static async resume({ path, clock }: { path: string; clock: Clock }): Promise<RolloutRecorder> {
-    try {
-      await stat(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new RolloutNotFoundError(path, { cause: error });
-      throw new RolloutError(path, `cannot open rollout file ${path}`, { cause: error });
-    }
+  /**
+   * Reopens a rollout file to append to it, after taking its lock. Refuses a file whose session_meta id is not
+   * the uuid in its name, or not `conversationId` when given.
+   */
+  static async resume({
+    path,
+    clock,
+    conversationId,
+    io = nodeRolloutFileIo,
+  }: {
+    path: string;
+    clock: Clock;
+    conversationId?: string;
+    io?: RolloutFileIo;
+  }): Promise<RolloutRecorder> {
+    let lock: RolloutLock | undefined;
     let handle: FileHandle | undefined;
     try {
-      handle = await open(path, "a+");
-      return new RolloutRecorder(path, handle, clock, await scanForResume(handle));
+      await assertInsideSessions(path);
+      handle = await openRolloutFile(path, "resume");
+      const metaId = await sessionMetaId(handle);
+      if (metaId !== undefined) assertRolloutIdMatches(path, metaId);
+      const id = metaId ?? parseRolloutFileName(basename(path))?.conversationId;
+      if (conversationId !== undefined && id !== undefined && id.toLowerCase() !== conversationId.toLowerCase()) {
+        throw new RolloutError(path, `rollout file ${path} holds conversation ${id}, not ${conversationId}`);
+      }
+      lock = await acquireRolloutLock(path, conversationId ?? id ?? path);
+      return new RolloutRecorder(path, handle, lock, clock, io, await scanForResume(handle));
     } catch (error) {
       await handle?.close().catch(() => undefined);
-      throw new RolloutError(path, `cannot resume rollout file ${path}`, { cause: error });
+      await lock?.release().catch(() => undefined);
+      throw asRolloutError(error, path, `cannot resume rollout file ${path}`);
     }
   }
 
-  /** Appends the items the persistence policy keeps, in one write; resolves once the write has completed. */
+  /** The failed write that stopped this recorder, if one has. */
+  get failure(): RolloutWriteError | undefined {
+    return this.writeFailure;
+  }
+
+  /**
+   * Appends the items the persistence policy keeps, in one write; resolves once the write has completed.
+   * Once a write has failed, this rejects with that write's RolloutWriteError and writes nothing.
+   */
   write(items: readonly RolloutItem[]): Promise<void> {
     if (this.closing) return Promise.reject(new RolloutError(this.path, `rollout recorder is closed: ${this.path}`));
+    if (this.writeFailure) return Promise.reject(this.writeFailure);
     const now = this.clock.now();
     let text = "";
     for (const item of items) {
       if (isPersistedRolloutItem(item)) text += formatRolloutLine(item, now, this.nextOrdinal++);
     }
-    if (text === "") return this.queue;
-    if (this.needsLeadingNewline) text = `\n${text}`;
-    this.needsLeadingNewline = false;
-    const written = this.queue.then(() => writeAll(this.handle, Buffer.from(text, "utf8")));
+    const written = this.queue.then(() => (text === "" ? this.throwIfFailed() : this.append(text)));
     this.queue = written.catch(() => undefined);
-    return written.catch((error: unknown) => {
-      throw new RolloutError(this.path, `cannot write rollout file ${this.path}`, { cause: error });
-    });
+    return written;
   }
 
-  /** Waits for pending writes, then closes the file. Idempotent. */
+  /** Waits for pending writes, then closes the file and releases its lock. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.queue.then(() => this.handle.close());
+    this.closing ??= this.queue.then(async () => {
+      try {
+        await this.handle.close();
+      } finally {
+        await this.lock.release();
+      }
+    });
     return this.closing;
+  }
+
+  private throwIfFailed(): void {
+    if (this.writeFailure) throw this.writeFailure;
+  }
+
+  private async append(text: string): Promise<void> {
+    this.throwIfFailed();
+    const data = Buffer.from(this.needsLeadingNewline ? `\n${text}` : text, "utf8");
+    const start = this.size;
+    let written = 0;
+    try {
+      while (written < data.length) {
+        const count = await this.io.write(this.handle, data, written, data.length - written);
+        if (!(count > 0)) throw new Error(`write of ${data.length - written} bytes wrote nothing`);
+        written += count;
+        this.size += count;
+      }
+      this.needsLeadingNewline = false;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.writeFailure = new RolloutWriteError(this.path, typeof code === "string" ? code : undefined, { cause: error });
+      if (written > 0) await this.cutTornTail(start);
+      throw this.writeFailure;
+    }
+  }
+
+  /** Cuts a partly written line off the end of the file; if that fails, a later writer starts on a fresh line. */
+  private async cutTornTail(size: number): Promise<void> {
+    try {
+      await this.io.truncate(this.handle, size);
+      this.size = size;
+    } catch {
+      this.needsLeadingNewline = true;
+    }
   }
 }
 
-async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  for (let offset = 0; offset < data.length; ) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-    offset += bytesWritten;
+function asRolloutError(error: unknown, path: string, message: string): Error {
+  if (error instanceof RolloutError || error instanceof ConversationInUseError) return error;
+  return new RolloutError(path, message, { cause: error });
+}
+
+/** The id in the file's first line, when that line is a session_meta (as every rollout's first line is). */
+async function sessionMetaId(handle: FileHandle): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  while (total < HEAD_MAX_BYTES) {
+    const chunk = await readAt(handle, total, TAIL_CHUNK);
+    if (chunk.length === 0) break;
+    const newline = chunk.indexOf(NEWLINE);
+    chunks.push(newline === -1 ? chunk : chunk.subarray(0, newline));
+    total += chunk.length;
+    if (newline !== -1 || chunk.length < TAIL_CHUNK) break;
   }
+  const line = parseRolloutLine(Buffer.concat(chunks).toString("utf8"));
+  return line.ok && line.item.type === "session_meta" ? line.item.payload.id : undefined;
 }
 
 /** Continues the ordinals of the last complete line; files written without ordinals are counted instead. */
-async function scanForResume(handle: FileHandle): Promise<{ nextOrdinal: number; needsLeadingNewline: boolean }> {
+async function scanForResume(handle: FileHandle): Promise<RecorderState> {
   const { size } = await handle.stat();
-  if (size === 0) return { nextOrdinal: 0, needsLeadingNewline: false };
+  if (size === 0) return { nextOrdinal: 0, needsLeadingNewline: false, size };
   const needsLeadingNewline = (await readAt(handle, size - 1, 1))[0] !== NEWLINE;
   const lastLine = await lastCompleteLine(handle, size);
   const ordinal = lastLine === undefined ? undefined : ordinalOf(lastLine);
-  return { nextOrdinal: ordinal === undefined ? await countLines(handle, size) : ordinal + 1, needsLeadingNewline };
+  return { nextOrdinal: ordinal === undefined ? await countLines(handle, size) : ordinal + 1, needsLeadingNewline, size };
 }
 
 /** The last newline-terminated non-blank line, read backwards in chunks so large files are not read whole. */

@@ -208,6 +208,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   const submissions = io.submissions[Symbol.asyncIterator]();
   const writeFailed = sink.failed.catch(async (error: unknown) => {
     await runner.abort("interrupted");
+    await recorder.close().catch(() => undefined);
     throw error;
   });
   for (;;) {
@@ -286,7 +287,7 @@ async function openRecorder(
   clock: Clock,
 ): Promise<RolloutRecorder> {
   if (init.initialHistory.type === "resumed") {
-    return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock });
+    return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock, conversationId: init.conversationId });
   }
   const meta: SessionMeta = {
     id: init.conversationId,
