@@ -6,9 +6,9 @@ import type { Readable } from "node:stream";
 import { z } from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
+import type { ShellResult } from "./shell-result.js";
 
-export { durationToCodex, formatShellOutputForModel, formatShellOutputText } from "./exec-output.js";
-export { parsedCommand, type ParsedCommand } from "./parse-command.js";
+export type { ShellResult } from "./shell-result.js";
 
 export const DEFAULT_SHELL_TIMEOUT_MS = 10_000;
 /** Per stream; the aggregated output keeps twice this. `onOutput` still sees every byte. */
@@ -47,17 +47,6 @@ export type ShellRunOptions = {
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
   /** The command's process group started (its pid) and ended: lets a supervisor kill what a dead worker left. */
   onProcessGroup?: ((pid: number, running: boolean) => void) | undefined;
-};
-
-export type ShellResult = {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  /** stdout and stderr interleaved in arrival order. */
-  aggregatedOutput: string;
-  durationMs: number;
-  timedOut: boolean;
-  aborted: boolean;
 };
 
 /**
