@@ -143,8 +143,8 @@ export class ProcessReaper {
   }
 
   private send(line: string): void {
-    if (this.stdin === undefined && !this.start()) return;
-    this.stdin?.write(line);
+    if (this.stdin !== undefined) this.stdin.write(line);
+    else this.start(); // records every group it knows, this change included
   }
 
   /** Starts the watcher and records the known groups with it; false when it cannot run here. */
