@@ -88,33 +88,65 @@ async function readPrompt(prompt: string | undefined): Promise<string> {
   return fromStdin;
 }
 
+/** The shell's code for a process ended by Ctrl-C (128 + SIGINT). */
+const EXIT_CODE_INTERRUPTED = 130;
+/** After Ctrl-C: how long the turn, then the conversation and its worker, each get to end before being cut short. */
+const INTERRUPT_GRACE_MS = 5_000;
+
+/**
+ * Runs one prompt in a conversation. The first Ctrl-C interrupts the turn (the session kills the running command
+ * and records `turn_aborted`), waits a bounded time for it to end, shuts everything down and exits with 130; a
+ * second Ctrl-C, or one before any conversation is starting, exits with 130 at once (commands die with us).
+ */
 async function runConversation(
   options: TurnOptions,
   prompt: string | undefined,
   start: (manager: ConversationManager, config: ConversationConfig) => Promise<NewConversation>,
 ): Promise<void> {
-  const config = await configFrom(options);
-  const input = await readPrompt(prompt);
-  const manager = new ConversationManager({ source: "exec", maxConversations: 1, minThreads: 1 });
+  const interrupt = new AbortController();
+  let starting = false;
+  const onSigint = (): void => {
+    if (!starting || interrupt.signal.aborted) process.exit(EXIT_CODE_INTERRUPTED);
+    process.stderr.write("\ninterrupting the turn (Ctrl-C again to quit at once)\n");
+    interrupt.abort();
+  };
+  process.on("SIGINT", onSigint);
   try {
-    const { conversation, sessionConfigured } = await start(manager, config);
-    const interactive = process.stdin.isTTY === true && options.json !== true;
-    const result = await runPrompt(
-      conversation,
-      input,
-      {
-        json: options.json === true,
-        stdout: process.stdout,
-        stderr: process.stderr,
-        ...(interactive ? { approve: (request) => promptForApproval(request, process.stdin, process.stderr) } : {}),
-      },
-      { id: "", msg: sessionConfigured },
-    );
-    await conversation.shutdown();
-    if (result.failed) process.exitCode = 1;
-  } finally {
-    await manager.shutdown();
+    const config = await configFrom(options);
+    const input = await readPrompt(prompt);
+    const manager = new ConversationManager({ source: "exec", maxConversations: 1, minThreads: 1 });
+    starting = true;
+    const graceIfInterrupted = () => (interrupt.signal.aborted ? { timeoutMs: INTERRUPT_GRACE_MS } : {});
+    try {
+      const { conversation, sessionConfigured } = await start(manager, config);
+      const interactive = process.stdin.isTTY === true && options.json !== true;
+      const result = await runPrompt(
+        conversation,
+        input,
+        {
+          json: options.json === true,
+          stdout: process.stdout,
+          stderr: process.stderr,
+          ...(interactive ? { approve: (request) => promptForApproval(request, process.stdin, process.stderr) } : {}),
+        },
+        { id: "", msg: sessionConfigured },
+        { signal: interrupt.signal, interruptGraceMs: INTERRUPT_GRACE_MS },
+      );
+      await conversation.shutdown(graceIfInterrupted());
+      if (result.failed) process.exitCode = 1;
+    } finally {
+      await manager.shutdown(graceIfInterrupted());
+    }
+  } catch (error) {
+    if (!interrupt.signal.aborted) {
+      process.off("SIGINT", onSigint);
+      throw error;
+    }
   }
+  // Interrupted: the handler stays until the end, so that another Ctrl-C during the exit cannot kill us with
+  // SIGINT instead of 130. An approval prompt may still be reading the terminal: do not wait for it.
+  if (interrupt.signal.aborted) process.exit(EXIT_CODE_INTERRUPTED);
+  process.off("SIGINT", onSigint);
 }
 
 async function resolveRollout(home: string, idOrPath: string): Promise<string> {

@@ -1,5 +1,7 @@
 // Runs one prompt through a conversation to the end of its turn, writing what a CLI user sees: the reply (or,
-// with --json, the `codex exec --json` event lines), approval prompts on a terminal.
+// with --json, the `codex exec --json` event lines), approval prompts on a terminal. An abort signal (Ctrl-C)
+// interrupts the turn and waits, for a bounded time, for the session to end it.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Conversation, Event, EventMsgOf, ReviewDecision } from "../index.js";
 import { createExecJsonTranslator } from "./exec-json.js";
 
@@ -11,14 +13,29 @@ export type TurnOutput = {
   approve?: (request: EventMsgOf<"exec_approval_request">) => Promise<ReviewDecision>;
 };
 
-export type TurnResult = { lastAgentMessage: string | null; failed: boolean };
+export type TurnControl = {
+  /** Aborting it interrupts the turn (the session kills its running command and records `turn_aborted`). */
+  signal?: AbortSignal | undefined;
+  /** How long an interrupted turn gets to end before `runPrompt` stops waiting for it (default 5 s). */
+  interruptGraceMs?: number | undefined;
+};
+
+/** `interrupted`: the signal was aborted; the turn was then interrupted, or had ended, or did not end in time. */
+export type TurnResult = { lastAgentMessage: string | null; failed: boolean; interrupted: boolean };
+
+export const DEFAULT_INTERRUPT_GRACE_MS = 5_000;
+const GAVE_UP = Symbol("gave up");
 
 export async function runPrompt(
   conversation: Conversation,
   prompt: string,
   out: TurnOutput,
   sessionConfigured: Event,
+  control: TurnControl = {},
 ): Promise<TurnResult> {
+  const { signal, interruptGraceMs = DEFAULT_INTERRUPT_GRACE_MS } = control;
+  const interrupted = () => signal?.aborted === true;
+  if (interrupted()) return { lastAgentMessage: null, failed: true, interrupted: true };
   const translate = createExecJsonTranslator();
   const print = (event: Event): void => {
     if (!out.json) return;
@@ -26,32 +43,76 @@ export async function runPrompt(
   };
   print(sessionConfigured);
   const turnId = await conversation.submit({ type: "user_input", items: [{ type: "text", text: prompt }] });
+  const interruption = watchInterruption(conversation, signal, interruptGraceMs);
   let failed = false;
-  for await (const event of conversation.events()) {
-    print(event);
-    const msg = event.msg;
-    switch (msg.type) {
-      case "error":
-        failed = true;
-        if (!out.json) out.stderr.write(`error: ${msg.message}\n`);
-        break;
-      case "stream_error":
-        if (!out.json) out.stderr.write(`${msg.message}\n`);
-        break;
-      case "exec_approval_request": {
-        const decision = out.approve ? await out.approve(msg) : "denied";
-        if (!out.approve && !out.json) out.stderr.write(`denied (no terminal to ask): ${msg.command.join(" ")}\n`);
-        await conversation.submit({ type: "exec_approval", id: event.id, decision });
-        break;
+  try {
+    const events = conversation.events();
+    for (;;) {
+      const next = await Promise.race([events.next(), interruption.gaveUp]);
+      if (next === GAVE_UP) return { lastAgentMessage: null, failed: true, interrupted: true };
+      if (next.done) break;
+      const event = next.value;
+      print(event);
+      const msg = event.msg;
+      switch (msg.type) {
+        case "error":
+          failed = true;
+          if (!out.json) out.stderr.write(`error: ${msg.message}\n`);
+          break;
+        case "stream_error":
+          if (!out.json) out.stderr.write(`${msg.message}\n`);
+          break;
+        case "exec_approval_request": {
+          // Ctrl-C while the terminal is asking: the interrupt ends the turn, the question goes unanswered.
+          const decision = await Promise.race([
+            out.approve ? out.approve(msg) : Promise.resolve<ReviewDecision>("denied"),
+            interruption.requested.then(() => undefined),
+          ]);
+          if (decision === undefined) break;
+          if (!out.approve && !out.json) out.stderr.write(`denied (no terminal to ask): ${msg.command.join(" ")}\n`);
+          await conversation.submit({ type: "exec_approval", id: event.id, decision });
+          break;
+        }
+        case "task_complete":
+          if (event.id !== turnId) break;
+          if (!out.json && msg.last_agent_message !== null) out.stdout.write(`${msg.last_agent_message}\n`);
+          return { lastAgentMessage: msg.last_agent_message, failed, interrupted: interrupted() };
+        case "turn_aborted":
+          if (event.id === turnId) return { lastAgentMessage: null, failed: true, interrupted: interrupted() };
+          break;
       }
-      case "task_complete":
-        if (event.id !== turnId) break;
-        if (!out.json && msg.last_agent_message !== null) out.stdout.write(`${msg.last_agent_message}\n`);
-        return { lastAgentMessage: msg.last_agent_message, failed };
-      case "turn_aborted":
-        if (event.id === turnId) return { lastAgentMessage: null, failed: true };
-        break;
     }
+    return { lastAgentMessage: null, failed: true, interrupted: interrupted() };
+  } finally {
+    interruption.dispose();
   }
-  return { lastAgentMessage: null, failed: true };
+}
+
+/**
+ * Once `signal` aborts, asks the session to interrupt the running turn (`requested` settles), and after
+ * `graceMs` more resolves `gaveUp`: the caller stops waiting for a turn that does not end.
+ */
+function watchInterruption(conversation: Conversation, signal: AbortSignal | undefined, graceMs: number) {
+  const disposed = new AbortController();
+  let onAbort = (): void => {};
+  const requested = new Promise<void>((resolve) => {
+    onAbort = () => {
+      void conversation.submit({ type: "interrupt" }).catch(() => undefined);
+      resolve();
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  const gaveUp = requested.then(() =>
+    // Disposed first: this race is over, leave it pending.
+    sleep(graceMs, GAVE_UP, { signal: disposed.signal }).catch(() => new Promise<never>(() => {})),
+  );
+  return {
+    requested,
+    gaveUp,
+    dispose() {
+      disposed.abort();
+      signal?.removeEventListener("abort", onAbort);
+    },
+  };
 }

@@ -1,6 +1,6 @@
 // What the model sees of a finished command: Codex's JSON `{output, metadata}` with the output cut to its head
 // and tail. Events carry the full output; only the model's copy is truncated.
-import type { ShellResult } from "./shell.js";
+import type { ShellResult } from "./shell-result.js";
 
 export const MODEL_FORMAT_MAX_BYTES = 10 * 1024;
 export const MODEL_FORMAT_MAX_LINES = 256;

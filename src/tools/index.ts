@@ -21,6 +21,17 @@ export {
 } from "./exec-output.js";
 export { parsedCommand, type ParsedCommand } from "./parse-command.js";
 export {
+  ProcessGroupTracker,
+  ProcessReaper,
+  isProcessGroupAlive,
+  isProcessGroupId,
+  killProcessGroup,
+  processReaper,
+  type ProcessGroupListener,
+  type ProcessGroupTrackerOptions,
+} from "./process-groups.js";
+export { pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
+export {
   assessCommand,
   commandApprovalKey,
   escalationRejectedMessage,

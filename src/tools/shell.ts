@@ -1,14 +1,17 @@
 // The `shell` tool: its arguments, and running an argv as a child process the way Codex does (no extra shell,
-// its own process group, a timeout, kill on abort, exit codes by shell convention).
+// its own process group, a timeout, kill on abort, exit codes by shell convention). The process group is
+// tracked until nothing runs in it (background jobs included) and dies with the thread or host that started it.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { z } from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
+import { withParentDeathSignal } from "./pdeathsig.js";
+import { ProcessGroupTracker, killProcessGroup, type ProcessGroupListener } from "./process-groups.js";
+import type { ShellResult } from "./shell-result.js";
 
-export { durationToCodex, formatShellOutputForModel, formatShellOutputText } from "./exec-output.js";
-export { parsedCommand, type ParsedCommand } from "./parse-command.js";
+export type { ShellResult } from "./shell-result.js";
 
 export const DEFAULT_SHELL_TIMEOUT_MS = 10_000;
 /** Per stream; the aggregated output keeps twice this. `onOutput` still sees every byte. */
@@ -45,20 +48,20 @@ export type ShellRunOptions = {
   signal?: AbortSignal | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
-  /** The command's process group started (its pid) and ended: lets a supervisor kill what a dead worker left. */
-  onProcessGroup?: ((pid: number, running: boolean) => void) | undefined;
+  /**
+   * The command's process group started (its pid) and ended: lets a supervisor kill what a dead worker left.
+   * "Ended" means nothing runs in it any more, which may be well after the command exits when it left
+   * background jobs, or when the tracker kills or forgets it.
+   */
+  onProcessGroup?: ProcessGroupListener | undefined;
+  /**
+   * Tracks the command's process group for its owner (a session kills what its commands left at shutdown).
+   * Without one, a tracker shared by the thread's untracked commands is used.
+   */
+  processGroups?: ProcessGroupTracker | undefined;
 };
 
-export type ShellResult = {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  /** stdout and stderr interleaved in arrival order. */
-  aggregatedOutput: string;
-  durationMs: number;
-  timedOut: boolean;
-  aborted: boolean;
-};
+let threadTracker: ProcessGroupTracker | undefined;
 
 /**
  * Never rejects: a command that cannot start reports 127 (126 when not executable) with the reason in stderr;
@@ -67,8 +70,9 @@ export type ShellResult = {
  */
 export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> {
   const { command, cwd, timeoutMs = DEFAULT_SHELL_TIMEOUT_MS, signal, env = process.env, onOutput, onProcessGroup } = options;
+  const processGroups = options.processGroups ?? (threadTracker ??= new ProcessGroupTracker());
   const startedAt = performance.now();
-  const [program, ...args] = command;
+  const program = command[0];
   if (program === undefined) return Promise.resolve(notStarted(EXIT_CODE_NOT_FOUND, "command args are empty", startedAt));
   if (signal?.aborted) return Promise.resolve({ ...notStarted(-1, "", startedAt), aborted: true });
 
@@ -82,21 +86,18 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
 
     let child: ChildProcessByStdio<null, Readable, Readable>;
     try {
-      child = spawn(program, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      // detached: its own session and process group, so one signal reaches everything the command starts.
+      const [file = program, ...argv] = withParentDeathSignal(command, cwd, env);
+      child = spawn(file, argv, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
       // Arguments Node refuses outright (a NUL byte, say) never reach the OS.
       resolve(notStarted(EXIT_CODE_NOT_FOUND, `failed to run ${program}: ${(error as Error).message}`, startedAt));
       return;
     }
-    if (child.pid !== undefined) onProcessGroup?.(child.pid, true);
-    // The negative pid addresses the whole process group, so grandchildren die with the command.
+    if (child.pid !== undefined) processGroups.track(child.pid, onProcessGroup);
+    // The whole process group, so grandchildren die with the command.
     const killGroup = () => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // The group is already gone.
-      }
+      if (child.pid !== undefined) killProcessGroup(child.pid);
     };
     const onAbort = () => {
       aborted = true;
@@ -112,7 +113,8 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
     const settle = (result: ShellResult) => {
       if (settled) return;
       settled = true;
-      if (child.pid !== undefined) onProcessGroup?.(child.pid, false);
+      // Background jobs may still run in the group: it stays tracked until they end or are killed.
+      if (child.pid !== undefined) processGroups.commandExited(child.pid);
       clearTimeout(timeout);
       clearTimeout(drain);
       signal?.removeEventListener("abort", onAbort);

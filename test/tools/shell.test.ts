@@ -1,32 +1,14 @@
 // Runs real processes: streaming, exit codes, timeouts and aborts that kill the whole process group.
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, test } from "vitest";
 import { runShellCommand, type ShellRunOptions } from "../../src/tools/index.js";
+import { eventually, isGone } from "./processes.js";
 
 const run = (command: string[], options: Partial<ShellRunOptions> = {}) =>
   runShellCommand({ command, cwd: tmpdir(), ...options });
 
-/** Gone, or a zombie nobody reaps (a container's pid 1 may not reap orphans). */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? false;
-  } catch {
-    return true;
-  }
-}
-
 async function waitUntilGone(pid: number): Promise<boolean> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (isGone(pid)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
+  return eventually(() => isGone(pid), 100);
 }
 
 describe("runShellCommand", () => {

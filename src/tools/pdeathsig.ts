@@ -1,0 +1,58 @@
+// Makes a command receive SIGKILL the moment the thread that spawned it dies (PR_SET_PDEATHSIG), by starting it
+// through util-linux `setpriv --pdeathsig KILL`, which sets the flag and then execs the command in place (same
+// pid, same exit status). Linux only, and only where setpriv has the option; elsewhere commands start as
+// before. The flag is not inherited by the command's own children: the reaper (process-groups.ts) covers those.
+import { accessSync, constants, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+
+const SETPRIV_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+
+let setpriv: string | null | undefined;
+
+/** setpriv's path when it runs here and knows `--pdeathsig`; looked up once per thread. */
+export function pdeathsigHelper(): string | undefined {
+  if (setpriv === undefined) setpriv = findSetpriv();
+  return setpriv ?? undefined;
+}
+
+function findSetpriv(): string | null {
+  if (process.platform !== "linux") return null;
+  const pathDirs = (process.env.PATH ?? "").split(path.delimiter).filter((dir) => path.isAbsolute(dir));
+  for (const dir of [...SETPRIV_DIRS, ...pathDirs]) {
+    const candidate = path.join(dir, "setpriv");
+    if (!isExecutableFile(candidate)) continue;
+    // Old util-linux (before 2.33) has no --pdeathsig: try it once rather than fail every command.
+    const probe = spawnSync(candidate, ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", ":"], { stdio: "ignore", timeout: 5_000 });
+    return probe.status === 0 ? candidate : null;
+  }
+  return null;
+}
+
+/**
+ * The argv to spawn so that `command` dies with the spawning thread: `[setpriv, --pdeathsig, KILL, --, ...command]`,
+ * or `command` itself when setpriv is unavailable, or when the program cannot be found or run (so that the spawn
+ * fails as it would have, with ENOENT or EACCES, instead of setpriv reporting it in words).
+ */
+export function withParentDeathSignal(command: readonly string[], cwd: string, env: NodeJS.ProcessEnv): readonly string[] {
+  const helper = pdeathsigHelper();
+  const program = command[0];
+  if (helper === undefined || program === undefined || !canExecute(program, cwd, env)) return command;
+  return [helper, "--pdeathsig", "KILL", "--", ...command];
+}
+
+/** Whether execvp would find `program` as a runnable file, with the PATH of the command's environment. */
+function canExecute(program: string, cwd: string, env: NodeJS.ProcessEnv): boolean {
+  if (program.includes("/")) return isExecutableFile(path.resolve(cwd, program));
+  const searchPath = env.PATH ?? "/usr/bin:/bin";
+  return searchPath.split(path.delimiter).some((dir) => isExecutableFile(path.resolve(cwd, dir, program)));
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
