@@ -20,6 +20,7 @@ import type {
 } from "../protocol/index.js";
 import { Op, userInputToMessage } from "../protocol/index.js";
 import { RolloutRecorder } from "../rollout/recorder.js";
+import { ProcessGroupTracker } from "../tools/index.js";
 import { initialMessages } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
 import { createModelClient } from "../model/registry.js";
@@ -121,6 +122,11 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   const usage: { total: TokenUsage | undefined } = { total: undefined };
   let lastTurnEnv: EnvironmentContext = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
   const approvals = new PendingApprovals();
+  // Commands and the background jobs they leave are the session's: reported to the supervisor (which kills them
+  // if the worker dies) and killed when the session ends.
+  const processGroups = new ProcessGroupTracker({
+    onChange: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
+  });
   const approvedForSession = new Set<string>();
   const waitForApproval = (subId: string, callId: string, signal: AbortSignal) => approvals.wait(subId, callId, signal);
 
@@ -147,7 +153,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       enabled: config.tools !== false,
       waitForApproval,
       approvedForSession,
-      trackProcessGroup: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
+      processGroups,
       delegate:
         io.supervisor === undefined
           ? undefined
@@ -199,6 +205,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
 
   const close = async (): Promise<void> => {
     await runner.abort("interrupted");
+    processGroups.killAll();
     await sink.flushed();
     await recorder.close();
   };
@@ -208,6 +215,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   const submissions = io.submissions[Symbol.asyncIterator]();
   const writeFailed = sink.failed.catch(async (error: unknown) => {
     await runner.abort("interrupted");
+    processGroups.killAll();
     await recorder.close().catch(() => undefined);
     throw error;
   });
@@ -263,6 +271,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
         break;
       case "shutdown":
         await runner.abort("interrupted");
+        processGroups.killAll();
         await sink.flushed();
         try {
           await recorder.close();

@@ -14,6 +14,7 @@ import {
   parseShellArguments,
   parsedCommand,
   runShellCommand,
+  type ProcessGroupTracker,
 } from "../tools/index.js";
 import { z } from "zod";
 import { errorEvent } from "../errors.js";
@@ -26,7 +27,8 @@ export type ToolRuntime = {
   waitForApproval(subId: string, callId: string, signal: AbortSignal): Promise<ReviewDecision>;
   /** Commands (JSON of their argv) the user approved for the rest of the session. */
   approvedForSession: Set<string>;
-  trackProcessGroup(pid: number, running: boolean): void;
+  /** The process groups of this session's commands (background jobs included), killed when it ends. */
+  processGroups: ProcessGroupTracker;
   /** Runs a one-shot sub-agent on `prompt` and returns its answer; absent when the conversation cannot delegate. */
   delegate?: ((prompt: string, signal: AbortSignal) => Promise<string>) | undefined;
 };
@@ -133,7 +135,7 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     cwd,
     ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
     signal: ctx.signal,
-    onProcessGroup: ctx.tools.trackProcessGroup,
+    processGroups: ctx.tools.processGroups,
     onOutput: (stream, chunk) =>
       ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
   });
