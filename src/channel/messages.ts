@@ -23,6 +23,12 @@ export type ChildOverrides = Partial<
   >
 >;
 
+/**
+ * How long a conversation's last events may trail the news that its worker ended: events travel on the
+ * conversation's own port, the end on another (the task's result, or the supervisor's word to a parent).
+ */
+export const PORT_DRAIN_MS = 1_000;
+
 /** Why a sub-agent is started: the `delegate` tool, or the review and compact tasks. */
 export type SubagentKind = "thread_spawn" | "review" | "compact";
 

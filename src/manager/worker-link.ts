@@ -5,7 +5,14 @@
 // or out-of-memory error. The commands a crashed worker left running are killed here.
 import { MessageChannel, type MessagePort, type TransferListItem } from "node:worker_threads";
 import type { ExitReason, WorkerEnd, WorkerHandle } from "../../machines/conversation.machine.js";
-import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
+import {
+  PORT_DRAIN_MS,
+  createFramedPort,
+  decodeFromWorker,
+  type FramedPort,
+  type FromWorker,
+  type ToWorker,
+} from "../channel/index.js";
 import {
   SessionConfiguredNotFirstEventError,
   WorkerCrashedError,
@@ -18,9 +25,6 @@ import type { ConversationTask, ConversationTaskResult } from "../session/worker
 import { type Clock, withDeadline } from "../util/clock.js";
 import { killProcessGroups } from "./process-groups.js";
 import type { WorkerRuntime } from "./runtime.js";
-
-/** How long a worker's last events may trail the end of its task (they travel on another port). */
-export const PORT_DRAIN_MS = 1_000;
 
 /** Where a top-level conversation's events and credits go: its `Conversation` handle. */
 export interface EventSinkForLink {

@@ -1,14 +1,18 @@
 // The worker side of a sub-agent: the parent's worker talks to the child's worker over their own port. Ops go
 // out, events come in; the child's end is told by the supervisor (it alone sees the child's thread).
 import type { MessagePort } from "node:worker_threads";
-import { createFramedPort, decodeFromWorker, type FramedPort, type FromWorker, type ToWorker } from "../channel/index.js";
+import {
+  PORT_DRAIN_MS,
+  createFramedPort,
+  decodeFromWorker,
+  type FramedPort,
+  type FromWorker,
+  type ToWorker,
+} from "../channel/index.js";
 import type { ChildClient, ChildEnd } from "../delegate/child.js";
 import type { Event, Op } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { type Clock, withDeadline } from "../util/clock.js";
-
-/** How long a child's last events may trail the news of its end. */
-export const PORT_DRAIN_MS = 1_000;
 
 export type PortChildClientOptions = {
   conversationId: string;
