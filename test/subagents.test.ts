@@ -69,6 +69,18 @@ describe("a grandchild's shell call that needs approval", () => {
     await expect.poll(() => manager.liveConversations).toBe(1);
   });
 
+  it("the grandchild's command is shown to the root client, begin and end, with the path down to it", async () => {
+    const { conversation, conversationId, manager } = await start();
+    const events = await turn(conversation, CHAIN, () => "approved");
+    const [child, grandchild] = manager.list().slice(1);
+    const path3 = [conversationId, child?.conversationId, grandchild?.conversationId];
+    const commands = events.filter((event) => event.msg.type === "exec_command_begin" || event.msg.type === "exec_command_end");
+    expect(commands.map((event) => event.msg)).toEqual([
+      expect.objectContaining({ type: "exec_command_begin", command: ["bash", "-lc", "touch deep.txt && echo deep"], conversation_path: path3 }),
+      expect.objectContaining({ type: "exec_command_end", exit_code: 0, stdout: "deep\n", conversation_path: path3 }),
+    ]);
+  });
+
   it("denied, nothing runs and the rejection flows up", async () => {
     const { home, conversation } = await start();
     const events = await turn(conversation, CHAIN, () => "denied");

@@ -49,12 +49,12 @@ export function createExecJsonTranslator(): (event: Event) => ThreadEvent[] {
         return [{ type: "item.completed", item: { id: newId(), type: "reasoning", text: msg.text } }];
       case "exec_command_begin": {
         const entry = { id: newId(), command: shellJoin(msg.command) };
-        commands.set(msg.call_id, entry);
+        commands.set(commandKey(msg), entry);
         return [{ type: "item.started", item: { ...entry, type: "command_execution", aggregated_output: "", status: "in_progress" } }];
       }
       case "exec_command_end": {
-        const entry = commands.get(msg.call_id) ?? { id: newId(), command: "" };
-        commands.delete(msg.call_id);
+        const entry = commands.get(commandKey(msg)) ?? { id: newId(), command: "" };
+        commands.delete(commandKey(msg));
         const item: ThreadItem = {
           ...entry,
           type: "command_execution",
@@ -113,4 +113,9 @@ function addUsage(total: Usage, last: TokenUsage): Usage {
 /** The command as one shell line, quoting words the way Codex prints them (`/bin/bash -lc 'echo hi'`). */
 export function shellJoin(argv: readonly string[]): string {
   return argv.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'"'"'`)}'`)).join(" ");
+}
+
+/** Sub-agents number their calls on their own: a command is known by who ran it and its call id. */
+function commandKey(msg: { call_id: string; conversation_path?: string[] | undefined }): string {
+  return `${(msg.conversation_path ?? []).join("/")}:${msg.call_id}`;
 }

@@ -1,7 +1,8 @@
 // Codex's codex_delegate across threads: a conversation starts a child conversation (its own worker, its own
 // rollout) and talks to it over their own channel. The child's legacy deltas and session_configured are
 // filtered out; its approval requests are raised by this conversation to its own client (which may itself be
-// a parent) and the decision is relayed down; cancelling this conversation's turn cancels the child.
+// a parent) and the decision is relayed down; the commands it runs are shown to this conversation's client too
+// (nothing runs where the top-level client cannot see it); cancelling this conversation's turn cancels the child.
 import type { ChildOverrides, ChildSpawnRequest } from "../channel/messages.js";
 import { SessionConfiguredNotFirstEventError } from "../errors.js";
 import { isSessionConfiguredFirst, type Event, type EventMsg, type EventMsgOf, type ReviewDecision, type UserInput } from "../protocol/index.js";
@@ -56,6 +57,10 @@ class Delegate {
       this.pendingNext = undefined;
       const msg = next.msg;
       if (FILTERED.has(msg.type)) continue;
+      if (msg.type === "exec_command_begin" || msg.type === "exec_command_end") {
+        this.ctx.emit({ ...msg, conversation_path: this.pathTo(msg.conversation_path) });
+        continue;
+      }
       if (msg.type === "exec_approval_request" || msg.type === "apply_patch_approval_request") {
         const decision = await this.askParent(msg);
         const type = msg.type === "exec_approval_request" ? "exec_approval" : "patch_approval";
@@ -83,6 +88,11 @@ class Delegate {
     await this.child.shutdown(CHILD_SHUTDOWN_TIMEOUT_MS);
   }
 
+  /** The path from this conversation down to the sub-agent an event comes from. */
+  private pathTo(childPath: readonly string[] | undefined): string[] {
+    return [this.ctx.selfId, ...(childPath ?? [this.child.conversationId])];
+  }
+
   private next(): Promise<Event | undefined> {
     this.pendingNext ??= this.child.nextEvent();
     return this.pendingNext;
@@ -95,8 +105,7 @@ class Delegate {
   private async askParent(
     msg: EventMsgOf<"exec_approval_request"> | EventMsgOf<"apply_patch_approval_request">,
   ): Promise<ReviewDecision> {
-    const path = [this.ctx.selfId, ...(msg.conversation_path ?? [this.child.conversationId])];
-    this.ctx.emit({ ...msg, conversation_path: path });
+    this.ctx.emit({ ...msg, conversation_path: this.pathTo(msg.conversation_path) });
     const childGone = new AbortController();
     void this.child.ended.then(() => childGone.abort());
     const decision = await this.ctx.waitForApproval(

@@ -74,6 +74,8 @@ export const KnownEventMsg = z.discriminatedUnion("type", [
     cwd: z.string(),
     parsed_cmd: z.array(z.unknown()),
     is_user_shell_command: z.boolean().optional(),
+    /** llmx: a sub-agent's command, seen by its ancestors: conversation ids from this one down to the runner. */
+    conversation_path: z.array(z.string()).optional(),
   }),
   ev("exec_command_output_delta", { call_id: z.string(), stream: z.enum(["stdout", "stderr"]), chunk: z.string() }),
   ev("exec_command_end", {
@@ -84,6 +86,7 @@ export const KnownEventMsg = z.discriminatedUnion("type", [
     exit_code: z.number(),
     duration: Duration,
     formatted_output: z.string(),
+    conversation_path: z.array(z.string()).optional(),
   }),
   ev("exec_approval_request", {
     call_id: z.string(),
