@@ -545,8 +545,8 @@ const git: Rule = (args, places) => {
   const end = rest.indexOf("--");
   const listing = (end < 0 ? rest : rest.slice(0, end)).includes("--list");
   if (subcommand === "branch" && parsed.operands.length > 0 && !listing) return false;
-  // Signature placeholders (%G?, %GS ...) run gpg.
-  if (parsed.values.some((value) => value.includes("%G"))) return false;
+  // Signature placeholders (log's %G?, %GS ...; branch's %(signature)) run gpg on the repository's data.
+  if (parsed.values.some((value) => value.includes("%G") || value.includes("%(signature"))) return false;
   return [...parsed.operands, ...parsed.values].every((word) => places.allows(word));
 };
 

@@ -207,6 +207,8 @@ const ATTACKS: [label: string, command: string[], cwd?: string][] = [
   ["git status --ignore-submodules", ["git", "status", "--ignore-submodules=none"]],
   ["git diff --submodule", ["git", "diff", "--submodule=diff"]],
   ["git log signature placeholder", ["git", "log", "--format=%G?"]],
+  ["git log signature placeholder, separate word", ["git", "log", "--format", "%GS"]],
+  ["git branch signature atom", ["git", "branch", "--format=%(signature)"]],
   ["git log --show-signature", ["git", "log", "--show-signature"]],
   ["git branch creates", ["git", "branch", "new-branch"]],
   ["git branch -D", ["git", "branch", "-D", "main"]],
