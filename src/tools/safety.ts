@@ -190,10 +190,10 @@ export function applyCommandEnvironment(base: NodeJS.ProcessEnv, env: CommandEnv
  * Keys a repository's own config (local and worktree scopes, included files too) may set for git to be known
  * safe there: what `git init`, `git clone`, branch tracking and submodules write, none of which names a program
  * or changes what a read-only command runs. Anything else (filter and diff drivers, `diff.external`, aliases,
- * `include.path`, `core.sshCommand`, gpg settings ...) means asking.
+ * `include.path`, `core.sshCommand`, gpg settings, `core.worktree` pointing anywhere ...) means asking.
  */
 const REPOSITORY_CONFIG_ALLOWED: readonly RegExp[] = [
-  /^core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks|autocrlf|eol|safecrlf|quotepath|checkstat|trustctime|sparsecheckout|sparsecheckoutcone|worktree)$/,
+  /^core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks|autocrlf|eol|safecrlf|quotepath|checkstat|trustctime|sparsecheckout|sparsecheckoutcone)$/,
   /^remote\.[^\n]+\.(url|pushurl|fetch|push|tagopt|prune)$/,
   /^branch\.[^\n]+\.(remote|merge|rebase|pushremote|description)$/,
   /^submodule\.[^\n]+\.(url|active)$/,

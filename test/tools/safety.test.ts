@@ -430,6 +430,9 @@ describe("git runs only in a repository whose own config names no program", () =
     ["log.showSignature", "true"],
     ["submodule.sm.ignore", "none"],
     ["remote.origin.uploadpack", "./upload"],
+    ["core.worktree", "/proc/self"],
+    ["core.attributesFile", "attrs"],
+    ["mailmap.file", "/proc/self/environ"],
   ])("%s in the repository's config: ask", async (key, value) => {
     const dir = repoWith((d) => git(d, "config", key, value));
     expect(await verdict(["git", "status"], { cwd: dir })).toBe("ask");
