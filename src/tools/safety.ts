@@ -163,14 +163,28 @@ const GIT_ENVIRONMENT: CommandEnvironment = {
   GIT_TERMINAL_PROMPT: "0",
 };
 
+const BASE_ENVIRONMENT: CommandEnvironment = {
+  // `ls` or `bash` is never a file in the cwd (nor anywhere a relative PATH entry leads).
+  PATH: TRUSTED_PATH,
+  // `cd x` stays below the cwd.
+  CDPATH: undefined,
+  // Nor is a library: an empty or relative entry (`/opt/lib:`) searches the cwd. The programs allowed live in
+  // /usr/bin and need none of these.
+  LD_LIBRARY_PATH: undefined,
+  LD_PRELOAD: undefined,
+  LD_AUDIT: undefined,
+  // Option files add arguments the rules never saw (a ripgrep config can hold `--pre`).
+  RIPGREP_CONFIG_PATH: undefined,
+  GREP_OPTIONS: undefined,
+};
+
 /**
  * The variables a known-safe command must run with, set over its usual environment (`applyCommandEnvironment`):
- * the trusted PATH (so `ls` or `bash` is never a file in the cwd), no CDPATH (so `cd x` stays below the cwd),
- * and for a command that runs git, `GIT_ENVIRONMENT`.
+ * `BASE_ENVIRONMENT`, and for a command that runs git, `GIT_ENVIRONMENT`.
  */
 export function safeCommandEnvironment(command: readonly string[]): CommandEnvironment {
-  const base: CommandEnvironment = { PATH: TRUSTED_PATH, CDPATH: undefined };
-  return commandsOf(command)?.some((argv) => programName(argv[0]) === "git") ? { ...base, ...GIT_ENVIRONMENT } : base;
+  const git = commandsOf(command)?.some((argv) => programName(argv[0]) === "git") ?? false;
+  return git ? { ...BASE_ENVIRONMENT, ...GIT_ENVIRONMENT } : BASE_ENVIRONMENT;
 }
 
 /** `base` with `env` applied: its strings set, its `undefined`s removed. */

@@ -355,8 +355,16 @@ describe("read-only commands still run", () => {
 });
 
 describe("the safe environment", () => {
-  test("every known-safe command gets the trusted PATH and no CDPATH; git also gets its config switched off", () => {
-    expect(safeCommandEnvironment(["ls"])).toEqual({ PATH: TRUSTED_PATH, CDPATH: undefined });
+  test("every known-safe command gets the trusted PATH, no CDPATH, loader or option files; git also gets its config switched off", () => {
+    expect(safeCommandEnvironment(["ls"])).toEqual({
+      PATH: TRUSTED_PATH,
+      CDPATH: undefined,
+      LD_LIBRARY_PATH: undefined,
+      LD_PRELOAD: undefined,
+      LD_AUDIT: undefined,
+      RIPGREP_CONFIG_PATH: undefined,
+      GREP_OPTIONS: undefined,
+    });
     const env = safeCommandEnvironment(["bash", "-lc", "ls && git status"]);
     expect(env).toMatchObject({
       PATH: TRUSTED_PATH,
