@@ -32,11 +32,18 @@ export {
 } from "./process-groups.js";
 export { pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
 export {
+  TRUSTED_PATH,
+  applyCommandEnvironment,
   assessCommand,
   commandApprovalKey,
+  decideCommand,
   escalationRejectedMessage,
+  gitRepositoryAllowsSafeRun,
   isKnownSafeCommand,
+  safeCommandEnvironment,
   type CommandAssessment,
   type CommandAssessmentInput,
+  type CommandDecision,
+  type CommandEnvironment,
 } from "./safety.js";
 export { PLAN_UPDATED_OUTPUT, UpdatePlanArgs, parsePlanArguments, type PlanUpdate } from "./plan.js";
