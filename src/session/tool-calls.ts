@@ -4,8 +4,9 @@
 import path from "node:path";
 import type { EventMsg, FunctionCallItem, FunctionCallOutputItem, ReviewDecision } from "../protocol/index.js";
 import {
-  assessCommand,
+  applyCommandEnvironment,
   commandApprovalKey,
+  decideCommand,
   durationToCodex,
   escalationRejectedMessage,
   formatShellOutputForModel,
@@ -90,13 +91,22 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
   const { command } = params;
   const cwd = params.workdir ? path.resolve(ctx.settings.cwd, params.workdir) : ctx.settings.cwd;
   const key = commandApprovalKey(command);
-  const verdict = assessCommand({
-    command,
-    approvalPolicy: ctx.settings.approvalPolicy,
-    sandboxPolicy: ctx.settings.sandboxPolicy,
-    approvedForSession: ctx.tools.approvedForSession,
-    withEscalatedPermissions: params.with_escalated_permissions === true,
-  });
+  const baseEnv = process.env;
+  const decision = await decideCommand(
+    {
+      command,
+      cwd,
+      approvalPolicy: ctx.settings.approvalPolicy,
+      sandboxPolicy: ctx.settings.sandboxPolicy,
+      approvedForSession: ctx.tools.approvedForSession,
+      withEscalatedPermissions: params.with_escalated_permissions === true,
+    },
+    { baseEnv, signal: ctx.signal },
+  );
+  ctx.signal.throwIfAborted();
+  const { verdict } = decision;
+  // A command the rules let run unasked runs exactly as judged: with the environment the rules require.
+  const env = decision.verdict === "run" && decision.env !== undefined ? applyCommandEnvironment(baseEnv, decision.env) : baseEnv;
   if (verdict === "reject") return escalationRejectedMessage(ctx.settings.approvalPolicy);
 
   const parsed_cmd = parsedCommand(command);
@@ -133,6 +143,7 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
   const result = await runShellCommand({
     command,
     cwd,
+    env,
     ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
     signal: ctx.signal,
     processGroups: ctx.tools.processGroups,

@@ -34,7 +34,6 @@ export { pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
 export {
   TRUSTED_PATH,
   applyCommandEnvironment,
-  assessCommand,
   commandApprovalKey,
   decideCommand,
   escalationRejectedMessage,

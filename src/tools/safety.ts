@@ -83,17 +83,6 @@ export async function decideCommand(
   return { verdict: "run", env };
 }
 
-/**
- * @deprecated Use `decideCommand`: this verdict drops the environment a known-safe command must run with, so
- * no git command is known safe through it, and bare names resolve through the caller's own PATH.
- */
-export function assessCommand(input: CommandAssessmentInput): CommandAssessment {
-  const early = decideWithoutRules(input);
-  if (early !== undefined) return early.verdict;
-  const judgement = judge(input.command, input.cwd);
-  return judgement !== undefined && !judgement.git ? "run" : "ask";
-}
-
 /** The decision when "known safe" does not matter: rejected escalations, session approvals, permissive policies. */
 function decideWithoutRules(input: CommandAssessmentInput): CommandDecision | undefined {
   // As in Codex, asking to escape the sandbox is only meaningful when the model may request approvals.

@@ -9,7 +9,6 @@ import type { AskForApproval, SandboxPolicy } from "../../src/protocol/index.js"
 import {
   TRUSTED_PATH,
   applyCommandEnvironment,
-  assessCommand,
   commandApprovalKey,
   decideCommand,
   gitRepositoryAllowsSafeRun,
@@ -93,14 +92,6 @@ describe("decideCommand: policies", () => {
     expect(await decideCommand(input(SAFE, { approvalPolicy: "never" }))).toEqual({ verdict: "run" });
     expect(await decideCommand(input(SAFE, { approvalPolicy: "on-request", sandboxPolicy: FULL_ACCESS }))).toEqual({ verdict: "run" });
     expect(await decideCommand(input(SAFE, { approvedForSession: new Set([commandApprovalKey(SAFE)]) }))).toEqual({ verdict: "run" });
-  });
-
-  test("the deprecated synchronous verdict never runs git, whose environment it cannot apply", () => {
-    expect(assessCommand(input(["git", "status"]))).toBe("ask");
-    expect(assessCommand(input(["bash", "-lc", "ls && git log"]))).toBe("ask");
-    expect(assessCommand(input(SAFE))).toBe("run");
-    expect(assessCommand(input(UNSAFE))).toBe("ask");
-    expect(assessCommand(input(UNSAFE, { approvalPolicy: "never" }))).toBe("run");
   });
 });
 
