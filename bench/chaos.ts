@@ -5,18 +5,21 @@
 // conversation from its rollout; the script counts what happened and then checks what must hold: every
 // rollout line parses, and every prompt the session took (its turn produced task_started) is in its rollout.
 // Every wait is bounded. Usage: tsx bench/chaos.ts [--quick] [--conversations 50] [--seconds 30]
-//   [--fault-rate 0.05] [--seed N] [--per-thread 1] [--hang-timeout 1000] [--spawn-batch 10]
+//   [--fault-rate 0.05] [--seed N] [--per-thread 1] [--hang-timeout 1000] [--spawn-batch 2] [--think-ms 0]
 import "./lib/launch.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConversationManager, WorkerCrashedError, createConfig, type Conversation, type Event } from "../src/index.js";
 import { tempDir } from "./lib/home.js";
+import { nodeArgsFor } from "./lib/launch.js";
 import { currentRss, peakRss, threadCount } from "./lib/proc.js";
 import { benchArgs, mib, ms, num, printMachine, printTable, settle, summarize } from "./lib/stats.js";
 
-const args = benchArgs(["conversations", "seconds", "fault-rate", "seed", "per-thread", "hang-timeout", "spawn-batch"]);
+const args = benchArgs(["conversations", "seconds", "fault-rate", "seed", "per-thread", "hang-timeout", "spawn-batch", "think-ms", "child"]);
 const CONVERSATIONS = Number(args.get("conversations") ?? (args.quick ? 4 : 50));
 const SECONDS = Number(args.get("seconds") ?? (args.quick ? 3 : 30));
 /** The chance that a turn's prompt is a fault. */
@@ -29,6 +32,8 @@ const HANG_TIMEOUT_MS = Number(args.get("hang-timeout") ?? 1_000);
  * two busy cores take longer than a second: they would be killed as hung (and fail, never having started).
  */
 const SPAWN_BATCH = Number(args.get("spawn-batch") ?? 2);
+/** A pause between one conversation's turns (0: back to back, which keeps every core busy). */
+const THINK_MS = Number(args.get("think-ms") ?? 0);
 
 const MODEL = fileURLToPath(new URL("./lib/chaos-model.mjs", import.meta.url));
 const FAULTS = ["exit", "throw", "oom", "hang"] as const;
@@ -215,6 +220,7 @@ class Driver {
       this.current = undefined;
       bump(totals.outcomes, outcome === "crashed" && !fault ? "crashed (no fault injected)" : outcome);
       if (outcome === "stuck" || outcome === "wrong answer") break;
+      if (THINK_MS > 0) await new Promise((resolve) => setTimeout(resolve, THINK_MS));
     }
   }
 }
@@ -259,10 +265,25 @@ async function checkRollouts(home: string): Promise<RolloutCheck> {
   return check;
 }
 
+if (args.get("child") === undefined) {
+  // The run goes in a child process: a fault that takes the whole process down is then reported, not just suffered.
+  const script = process.argv[1] as string;
+  const child = spawn(process.execPath, nodeArgsFor(script, [...process.argv.slice(2), "--child", "1"]), { stdio: ["ignore", "inherit", "pipe"] });
+  let fatal = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    process.stderr.write(chunk);
+    fatal ||= /(FATAL ERROR|Assertion failed|Segmentation fault)[^\n]*/.exec(chunk)?.[0] ?? "";
+  });
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+  if (code === 0) process.exit(0);
+  printTable("chaos: the run did not finish", ["exit code", "signal", "first fatal line on stderr"], [[String(code), String(signal), fatal || "-"]]);
+  process.exit(1);
+}
+
 printMachine("chaos");
 console.log(
   `# ${CONVERSATIONS} conversations (${PER_THREAD}/thread), ${SECONDS} s, fault rate ${FAULT_RATE}, seed ${SEED}, ` +
-    `hang timeout ${HANG_TIMEOUT_MS} ms, heap limit 64 MiB per worker`,
+    `hang timeout ${HANG_TIMEOUT_MS} ms, heap limit 64 MiB per worker, think time ${THINK_MS} ms`,
 );
 const home = tempDir("chaos");
 await stat(home); // wakes libuv's thread pool before the baseline, so it is not counted as grown
@@ -281,11 +302,24 @@ const manager = new ConversationManager({
 });
 /** Crashes of incarnations that had not announced their session yet, by reason (a restart or a spawn cut short). */
 const crashedWhileStarting = new Map<string, number>();
+/**
+ * When each conversation's current incarnation began to wait for its session_configured, and whether its move
+ * to "active" came a hang timeout later: list() and onStateChange report the watchdog's `hung` state as
+ * "active", so an incarnation killed as hung while starting shows awaitingSessionConfigured -> active -> restarting.
+ */
+const starting = new Map<string, { since: number; hungAtStart: boolean }>();
 manager.onStateChange((change) => {
+  const now = performance.now();
+  if (change.state === "awaitingSessionConfigured") starting.set(change.conversationId, { since: now, hungAtStart: false });
+  const start = starting.get(change.conversationId);
+  if (change.state === "active" && change.previous === "awaitingSessionConfigured" && start) {
+    start.hungAtStart = now - start.since >= HANG_TIMEOUT_MS * 0.95;
+  }
   // A change's cause is the last crash's until the next one: only a move to restarting or failed is a new crash.
-  const crashed = change.state === "restarting" || change.state === "failed";
-  if (crashed && change.previous === "awaitingSessionConfigured" && change.cause instanceof WorkerCrashedError) {
-    bump(crashedWhileStarting, change.cause.reason);
+  if ((change.state !== "restarting" && change.state !== "failed") || !(change.cause instanceof WorkerCrashedError)) return;
+  const reason = change.cause.reason;
+  if (change.previous === "awaitingSessionConfigured" || (reason === "hung" && start?.hungAtStart === true)) {
+    bump(crashedWhileStarting, reason);
     note(`crashed before session_configured: ${change.cause.message.slice(0, 160)}`);
   }
 });
