@@ -6,6 +6,7 @@
 // rollout line parses, and every prompt the session took (its turn produced task_started) is in its rollout.
 // Every wait is bounded. Usage: tsx bench/chaos.ts [--quick] [--conversations 50] [--seconds 30]
 //   [--fault-rate 0.05] [--seed N] [--per-thread 1] [--hang-timeout 1000] [--spawn-batch 2] [--think-ms 0]
+//   [--require-esm off]
 import "./lib/launch.js";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -19,7 +20,18 @@ import { nodeArgsFor } from "./lib/launch.js";
 import { currentRss, peakRss, threadCount } from "./lib/proc.js";
 import { benchArgs, mib, ms, num, printMachine, printTable, settle, summarize } from "./lib/stats.js";
 
-const args = benchArgs(["conversations", "seconds", "fault-rate", "seed", "per-thread", "hang-timeout", "spawn-batch", "think-ms", "child"]);
+const args = benchArgs([
+  "conversations",
+  "seconds",
+  "fault-rate",
+  "seed",
+  "per-thread",
+  "hang-timeout",
+  "spawn-batch",
+  "think-ms",
+  "require-esm",
+  "child",
+]);
 const CONVERSATIONS = Number(args.get("conversations") ?? (args.quick ? 4 : 50));
 const SECONDS = Number(args.get("seconds") ?? (args.quick ? 3 : 30));
 /** The chance that a turn's prompt is a fault. */
@@ -268,7 +280,13 @@ async function checkRollouts(home: string): Promise<RolloutCheck> {
 if (args.get("child") === undefined) {
   // The run goes in a child process: a fault that takes the whole process down is then reported, not just suffered.
   const script = process.argv[1] as string;
-  const child = spawn(process.execPath, nodeArgsFor(script, [...process.argv.slice(2), "--child", "1"]), { stdio: ["ignore", "inherit", "pipe"] });
+  // `--require-esm off`: the workers (which inherit the process's flags) cannot require() their ES module entry,
+  // so piscina loads it with import() instead. A worker terminated inside require() of an ES module graph aborts
+  // the whole process on Node 20 (see BENCHMARKS.md, Chaos); this shows what the run gives without that.
+  const flags = args.get("require-esm") === "off" ? ["--no-experimental-require-module"] : [];
+  const child = spawn(process.execPath, [...flags, ...nodeArgsFor(script, [...process.argv.slice(2), "--child", "1"])], {
+    stdio: ["ignore", "inherit", "pipe"],
+  });
   let fatal = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
     process.stderr.write(chunk);
@@ -283,12 +301,13 @@ if (args.get("child") === undefined) {
 printMachine("chaos");
 console.log(
   `# ${CONVERSATIONS} conversations (${PER_THREAD}/thread), ${SECONDS} s, fault rate ${FAULT_RATE}, seed ${SEED}, ` +
-    `hang timeout ${HANG_TIMEOUT_MS} ms, heap limit 64 MiB per worker, think time ${THINK_MS} ms`,
+    `hang timeout ${HANG_TIMEOUT_MS} ms, heap limit 64 MiB per worker, think time ${THINK_MS} ms, ` +
+    `require(esm) in workers ${process.execArgv.includes("--no-experimental-require-module") ? "off" : "on"}`,
 );
 const home = tempDir("chaos");
 await stat(home); // wakes libuv's thread pool before the baseline, so it is not counted as grown
 await settle(500);
-const before = { rss: currentRss(), threads: threadCount() };
+const before = { rss: currentRss(), heap: process.memoryUsage().heapUsed, threads: threadCount() };
 const t0 = performance.now();
 
 const manager = new ConversationManager({
@@ -384,7 +403,7 @@ if (shutdownDone === undefined) note(`manager.shutdown did not return within ${S
 const streamsEnded = await within(Promise.all(drivers.map((driver) => driver.pumped)).then(() => true), 5_000);
 if (streamsEnded === undefined) note("some event streams did not end within 5 s of the shutdown");
 await settle(2_000);
-const after = { rss: currentRss(), threads: threadCount() };
+const after = { rss: currentRss(), heap: process.memoryUsage().heapUsed, threads: threadCount() };
 
 const rollouts = await checkRollouts(home);
 let acknowledged = 0;
@@ -465,6 +484,7 @@ printTable(`chaos: ${CONVERSATIONS} conversations, turns back to back for ${SECO
   ["acknowledged user messages missing from rollouts", String(missing)],
   ["user messages recorded more than once", String(duplicated)],
   ["RSS before / peak (VmHWM) / after shutdown", `${mib(before.rss)} / ${mib(peak)} / ${mib(after.rss)}`],
+  ["main-thread JS heap before / after shutdown (the script's own records included)", `${mib(before.heap)} / ${mib(after.heap)}`],
   ["threads before / at the end of the run / after shutdown", `${before.threads} / ${duringThreads} / ${after.threads}`],
   ["shutdown", shutdownDone ? ms(shutdownMs) : `did not return in ${ms(shutdownMs)}`],
   ["elapsed (spawn / chaos / total)", `${num(spawnMs / 1000)} s / ${num(chaosMs / 1000)} s / ${num(elapsedMs / 1000)} s`],
