@@ -1,5 +1,5 @@
 // Process-level measurements from /proc (Linux): peak and current RSS of a process and of its whole tree,
-// and CPU seconds including reaped children (the shell commands a turn runs).
+// its thread count, and CPU seconds including reaped children (the shell commands a turn runs).
 import { readFileSync, readdirSync } from "node:fs";
 
 const PAGE = 4096;
@@ -17,6 +17,16 @@ function status(pid: number | "self", field: string): number {
 /** Peak resident set size of one process (VmHWM), bytes. */
 export const peakRss = (pid: number | "self" = "self"): number => status(pid, "VmHWM");
 export const currentRss = (pid: number | "self" = "self"): number => status(pid, "VmRSS");
+
+/** Threads of one process (the main thread, libuv's pool, V8's helpers and every worker thread). */
+export function threadCount(pid: number | "self" = "self"): number {
+  try {
+    const match = /^Threads:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
 
 function stat(pid: number | "self"): string[] {
   const text = readFileSync(`/proc/${pid}/stat`, "utf8");
