@@ -83,10 +83,12 @@ describe("crash containment", () => {
     const victimEvents: Event[] = [];
     for await (const event of victim.conversation.events()) victimEvents.push(event);
 
-    // Its stream ends with an error event, after whatever it had streamed.
+    // Its turn ends for the client with the error (then task_complete), after whatever it had streamed; the stream ends.
     expect(victimEvents.slice(0, 2).map((event) => event.msg.type)).toEqual(["task_started", "item_started"]);
-    expect(victimEvents.at(-1)).toMatchObject({ id: victimTurn, msg: { type: "error", message: expect.stringMatching(message) } });
-    expect(victimEvents.some((event) => event.msg.type === "task_complete")).toBe(false);
+    expect(victimEvents.slice(-2)).toEqual([
+      { id: victimTurn, msg: { type: "error", message: expect.stringMatching(message), code: "worker_crashed" } },
+      { id: victimTurn, msg: { type: "task_complete", last_agent_message: null } },
+    ]);
 
     // Its handle and its supervisor both say why.
     const submitError = await victim.conversation.submit(textInput("anyone?")).catch((error: unknown) => error);

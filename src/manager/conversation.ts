@@ -62,8 +62,13 @@ export class Conversation implements EventSinkForLink {
   private endResult: ConversationEnd | undefined;
   private markEnded!: (end: ConversationEnd) => void;
   private lastEventId = "";
-  /** Tasks that started and have not completed: a crash ends them for the client. */
-  private readonly openTasks = new Set<string>();
+  /**
+   * Submissions that start a task (user input, review, compact) and have not completed, in order: a crash ends
+   * them for the client. One the worker took without starting a task (input it joined to a running task, or
+   * refused) leaves the set when its credit comes back, which the worker sends after the task_started.
+   */
+  private readonly unfinished = new Set<string>();
+  private readonly started = new Set<string>();
   private readonly pendingApprovals: OpenApproval[] = [];
 
   constructor(private readonly options: ConversationOptions) {
@@ -140,7 +145,9 @@ export class Conversation implements EventSinkForLink {
   }
 
   credit(count: number): void {
-    this.untaken.splice(0, count);
+    for (const taken of this.untaken.splice(0, count)) {
+      if (!this.started.has(taken.id)) this.unfinished.delete(taken.id);
+    }
     while (this.slotWaiters.length > 0 && this.untaken.length + this.reserved < this.capacity) {
       this.reserved += 1;
       this.slotWaiters.shift()?.();
@@ -148,22 +155,25 @@ export class Conversation implements EventSinkForLink {
   }
 
   /**
-   * The worker died and the supervisor restarts the conversation: the tasks it was running end for the client
-   * (an error, then task_complete), its approval requests are dropped, and the stream says it restarted.
+   * The worker died and the supervisor restarts the conversation. Every task the client started and has not
+   * seen complete ends for it (an error, then task_complete), whether it was running or still queued: a turn is
+   * never replayed into the new worker, which could record it twice or die of it again. Its approval requests
+   * are dropped, the stream says it restarted, and the other queued submissions go to the new worker.
    */
   restarting(error: Error, reason: ExitReason, restarts: number): void {
     this.target = undefined;
     this.pendingApprovals.length = 0;
-    // Answers to requests that died with the worker would answer nothing.
     for (let i = this.untaken.length - 1; i >= 0; i--) {
-      const type = this.untaken[i]?.op.type;
-      if (type === "exec_approval" || type === "patch_approval") this.untaken.splice(i, 1);
+      const op = this.untaken[i]?.op;
+      // Answers to requests that died with the worker would answer nothing.
+      if (op && (startsTask(op) || op.type === "exec_approval" || op.type === "patch_approval")) this.untaken.splice(i, 1);
     }
-    for (const id of this.openTasks) {
+    for (const id of this.unfinished) {
       this.eventQueue.push({ id, msg: errorEvent(error) });
       this.eventQueue.push({ id, msg: { type: "task_complete", last_agent_message: null } });
     }
-    this.openTasks.clear();
+    this.unfinished.clear();
+    this.started.clear();
     this.eventQueue.push({ id: "", msg: { type: "conversation_restarted", reason, restarts } });
   }
 
@@ -173,7 +183,15 @@ export class Conversation implements EventSinkForLink {
     this.endResult = end;
     this.target = undefined;
     this.pendingApprovals.length = 0;
-    if (!end.ok) this.eventQueue.push({ id: this.lastEventId, msg: errorEvent(end.error) });
+    if (!end.ok) {
+      // The tasks the client is waiting for end with the error; with none, the error closes the stream.
+      for (const id of this.unfinished) {
+        this.eventQueue.push({ id, msg: errorEvent(end.error) });
+        this.eventQueue.push({ id, msg: { type: "task_complete", last_agent_message: null } });
+      }
+      if (this.unfinished.size === 0) this.eventQueue.push({ id: this.lastEventId, msg: errorEvent(end.error) });
+      this.unfinished.clear();
+    }
     this.eventQueue.end();
     for (const wake of this.slotWaiters.splice(0)) wake();
     this.markEnded(end);
@@ -193,6 +211,7 @@ export class Conversation implements EventSinkForLink {
       this.reserved -= 1;
     }
     this.untaken.push(submission);
+    if (startsTask(op)) this.unfinished.add(submission.id);
     this.target?.submit(submission);
   }
 
@@ -200,11 +219,12 @@ export class Conversation implements EventSinkForLink {
     const msg = event.msg;
     switch (msg.type) {
       case "task_started":
-        this.openTasks.add(event.id);
+        this.started.add(event.id);
         break;
       case "task_complete":
       case "turn_aborted":
-        this.openTasks.delete(event.id);
+        this.started.delete(event.id);
+        this.unfinished.delete(event.id);
         for (let i = this.pendingApprovals.length - 1; i >= 0; i--) {
           if (this.pendingApprovals[i]?.eventId === event.id) this.pendingApprovals.splice(i, 1);
         }
@@ -246,4 +266,9 @@ export class Conversation implements EventSinkForLink {
     if (end && !end.ok) return end.error;
     return new InternalAgentDiedError();
   }
+}
+
+/** Ops that start a task of their own when the session is idle. */
+function startsTask(op: Op): boolean {
+  return op.type === "user_input" || op.type === "user_turn" || op.type === "review" || op.type === "compact";
 }

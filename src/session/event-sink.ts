@@ -13,13 +13,15 @@ export interface EventSink {
   emit(id: string, msg: EventMsg): void;
   /** Appends items to the rollout without delivering anything. */
   record(items: readonly RolloutItem[]): void;
+  /** Runs `fn` once everything queued before it has been written and delivered, in order with the events. */
+  then(fn: () => void): void;
   /** Resolves when everything queued so far is written and handed to the transport. */
   flushed(): Promise<void>;
   /** Rejects with the write error once a write has failed; never resolves otherwise. */
   readonly failed: Promise<never>;
 }
 
-type Entry = { items: readonly RolloutItem[]; event?: Event };
+type Entry = { items: readonly RolloutItem[]; event?: Event; then?: () => void };
 
 export type RecorderLike = Pick<RolloutRecorder, "write">;
 
@@ -49,7 +51,10 @@ export function createEventSink(options: {
           break;
         }
       }
-      for (const entry of batch) if (entry.event) options.deliver(entry.event);
+      for (const entry of batch) {
+        if (entry.event) options.deliver(entry.event);
+        entry.then?.();
+      }
     }
     pumping = undefined;
   };
@@ -68,6 +73,9 @@ export function createEventSink(options: {
     },
     record(items) {
       if (items.length > 0) enqueue({ items });
+    },
+    then(fn) {
+      enqueue({ items: [], then: fn });
     },
     async flushed() {
       while (pumping) await pumping;

@@ -219,15 +219,12 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     await recorder.close().catch(() => undefined);
     throw error;
   });
-  for (;;) {
-    const next = await Promise.race([submissions.next(), writeFailed]);
-    if (next.done) break;
-    const submission = next.value;
-    io.acknowledge();
+  /** Carries out one submission, in order; "shutdown" once the session is done. */
+  const handle = async (submission: Submission): Promise<"handled" | "shutdown"> => {
     const parsed = Op.safeParse(submission.op);
     if (!parsed.success) {
       sink.emit(submission.id, { type: "error", message: `invalid op: ${parsed.error.issues[0]?.message ?? "unknown"}`, code: "invalid_op" });
-      continue;
+      return "handled";
     }
     const op = parsed.data;
     const id = submission.id;
@@ -284,6 +281,16 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       default:
         sink.emit(id, { type: "error", message: `op "${op.type}" is not supported by llmx yet`, code: "unsupported_op" });
     }
+    return "handled";
+  };
+
+  for (;;) {
+    const next = await Promise.race([submissions.next(), writeFailed]);
+    if (next.done) break;
+    if ((await handle(next.value)) === "shutdown") return "shutdown";
+    // The credit goes back after the events this submission produced (its task_started above all), so a
+    // supervisor that has the credit knows whether the submission started a task, even if the worker dies next.
+    sink.then(() => io.acknowledge());
   }
   // The supervisor closed the channel without a shutdown: stop quietly, keeping what was recorded.
   await close();
