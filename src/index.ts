@@ -51,6 +51,7 @@ export {
   RolloutNotFoundError,
   RolloutUnsafePathError,
   RolloutWriteError,
+  SandboxUnavailableError,
   SessionConfiguredNotFirstEventError,
   StreamInterruptedError,
   SubagentDepthError,
