@@ -32,6 +32,13 @@ export {
 } from "./process-groups.js";
 export { pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
 export {
+  CORE_ENVIRONMENT_VARIABLES,
+  DEFAULT_ENVIRONMENT_EXCLUDES,
+  DEFAULT_SHELL_ENVIRONMENT_POLICY,
+  commandEnvironment,
+  environmentPatternMatches,
+} from "./environment.js";
+export {
   assessCommand,
   commandApprovalKey,
   escalationRejectedMessage,
