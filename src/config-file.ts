@@ -1,6 +1,7 @@
 // Reads a Codex-style `config.toml` from the llmx home and turns it, with command-line overrides, into a
 // ConversationConfig. Runs on the supervisor side; the result is plain data handed to the worker.
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
@@ -13,7 +14,7 @@ import {
   DEFAULT_STREAM_MAX_RETRIES,
   type ModelProviderInfo,
 } from "./model/provider-info.js";
-import { AskForApproval, ReasoningEffort, type SandboxPolicy } from "./protocol/index.js";
+import { AskForApproval, ReasoningEffort, type SandboxPolicy, type ShellEnvironmentPolicy } from "./protocol/index.js";
 
 const SandboxMode = z.enum(["read-only", "workspace-write", "danger-full-access"]);
 
@@ -36,7 +37,25 @@ const ConfigToml = z.looseObject({
   model_reasoning_effort: ReasoningEffort.optional(),
   instructions: z.string().optional(),
   developer_instructions: z.string().optional(),
-  sandbox_workspace_write: z.looseObject({ network_access: z.boolean().optional() }).optional(),
+  sandbox_workspace_write: z
+    .looseObject({
+      network_access: z.boolean().optional(),
+      writable_roots: z.array(z.string()).optional(),
+      exclude_tmpdir_env_var: z.boolean().optional(),
+      exclude_slash_tmp: z.boolean().optional(),
+    })
+    .optional(),
+  /** Which environment variables commands get (Codex's table; `experimental_use_profile` is read and ignored). */
+  shell_environment_policy: z
+    .looseObject({
+      inherit: z.enum(["all", "core", "none"]).optional(),
+      ignore_default_excludes: z.boolean().optional(),
+      exclude: z.array(z.string()).optional(),
+      include_only: z.array(z.string()).optional(),
+      set: z.record(z.string(), z.string()).optional(),
+      experimental_use_profile: z.boolean().optional(),
+    })
+    .optional(),
   model_providers: z.record(z.string(), ProviderTable).optional(),
   /** Sub-agent limits: how deep they may nest, how many may run at once. */
   agents: z
@@ -151,9 +170,8 @@ export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { h
   const model = overrides.model ?? toml.model ?? (provider ? DEFAULT_REMOTE_MODEL : OFFLINE_MODEL);
   const mode = overrides.sandboxMode ?? toml.sandbox_mode ?? "read-only";
   const sandboxPolicy: SandboxPolicy =
-    mode === "workspace-write"
-      ? { mode, network_access: toml.sandbox_workspace_write?.network_access ?? false }
-      : { mode };
+    mode === "workspace-write" ? workspaceWritePolicy(toml.sandbox_workspace_write ?? {}, overrides.home) : { mode };
+  const envPolicy = toml.shell_environment_policy;
   return createConfig({
     home: overrides.home,
     cwd: path.resolve(overrides.cwd ?? process.cwd()),
@@ -167,7 +185,38 @@ export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { h
     ...(toml.developer_instructions ? { developerInstructions: toml.developer_instructions } : {}),
     ...(toml.agents?.max_depth !== undefined ? { maxSubagentDepth: toml.agents.max_depth } : {}),
     ...(toml.agents?.max_threads !== undefined ? { maxSubagents: toml.agents.max_threads } : {}),
+    ...(envPolicy !== undefined ? { shellEnvironmentPolicy: shellEnvironmentPolicy(envPolicy) } : {}),
   });
+}
+
+type WorkspaceWriteTable = NonNullable<ConfigToml["sandbox_workspace_write"]>;
+
+/**
+ * The workspace-write policy from `[sandbox_workspace_write]`: only the keys that are set, besides
+ * `network_access` (false by default). Relative `writable_roots` are taken from the llmx home (config.toml's
+ * directory), and `~/` from the user's home directory.
+ */
+function workspaceWritePolicy(table: WorkspaceWriteTable, home: string): SandboxPolicy {
+  const policy: SandboxPolicy = { mode: "workspace-write", network_access: table.network_access ?? false };
+  if (table.writable_roots !== undefined) {
+    policy.writable_roots = table.writable_roots.map((root) =>
+      root === "~" || root.startsWith("~/") ? path.join(homedir(), root.slice(1)) : path.resolve(home, root),
+    );
+  }
+  if (table.exclude_tmpdir_env_var !== undefined) policy.exclude_tmpdir_env_var = table.exclude_tmpdir_env_var;
+  if (table.exclude_slash_tmp !== undefined) policy.exclude_slash_tmp = table.exclude_slash_tmp;
+  return policy;
+}
+
+/** `[shell_environment_policy]` with Codex's defaults for what it leaves out. */
+function shellEnvironmentPolicy(table: NonNullable<ConfigToml["shell_environment_policy"]>): ShellEnvironmentPolicy {
+  return {
+    inherit: table.inherit ?? "all",
+    ignoreDefaultExcludes: table.ignore_default_excludes ?? false,
+    exclude: table.exclude ?? [],
+    set: { ...table.set },
+    includeOnly: table.include_only ?? [],
+  };
 }
 
 function resolveProvider(id: string, toml: ConfigToml): ModelProviderInfo {

@@ -1,7 +1,14 @@
 // What a conversation is configured with. Plain data: it crosses into the worker thread as is.
 import { homedir } from "node:os";
 import path from "node:path";
-import type { AskForApproval, ReasoningEffort, ReasoningSummary, SandboxPolicy, SessionSource } from "./protocol/index.js";
+import type {
+  AskForApproval,
+  ReasoningEffort,
+  ReasoningSummary,
+  SandboxPolicy,
+  SessionSource,
+  ShellEnvironmentPolicy,
+} from "./protocol/index.js";
 import type { ModelProviderInfo } from "./model/provider-info.js";
 
 /** OTP's restart types: never restarted, restarted after a crash, restarted after any end it did not ask for. */
@@ -19,6 +26,11 @@ export type ConversationConfig = {
   provider?: ModelProviderInfo;
   approvalPolicy: AskForApproval;
   sandboxPolicy: SandboxPolicy;
+  /**
+   * Which environment variables the commands the model runs get (config.toml's `[shell_environment_policy]`);
+   * absent means Codex's defaults: everything but names matching *KEY*, *SECRET* or *TOKEN*.
+   */
+  shellEnvironmentPolicy?: ShellEnvironmentPolicy;
   reasoningEffort?: ReasoningEffort;
   reasoningSummary: ReasoningSummary;
   /** Base instructions sent to the model before any history. */

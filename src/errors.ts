@@ -383,6 +383,27 @@ export class RolloutUnsafePathError extends RolloutError {
   override readonly code = "rollout_unsafe_path";
 }
 
+/**
+ * A command needs the sandbox (read-only or workspace-write) and bubblewrap cannot provide it here: `bwrap` is
+ * missing, or it cannot create its namespaces. The command does not run; it is never run unsandboxed instead.
+ * `reason` says what went wrong, `bwrapPath` which bwrap was tried.
+ */
+export class SandboxUnavailableError extends LlmxError {
+  override readonly code = "sandbox_unavailable";
+  constructor(
+    readonly reason: string,
+    readonly bwrapPath: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the command was not run: its sandbox is unavailable (${reason}). The sandbox needs bubblewrap: install ` +
+        `the Debian package bubblewrap (apt-get install bubblewrap), or set sandbox_mode = "danger-full-access" ` +
+        `to run commands without a sandbox`,
+      options,
+    );
+  }
+}
+
 // Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
 // test/errors-exports.test.ts fails when a class in this file is missing here or from src/index.ts.
 const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
@@ -417,5 +438,6 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     ModelResponseIncompleteError,
     ModelStreamError,
     StreamInterruptedError,
+    SandboxUnavailableError,
   ].map((errorClass) => [errorClass.name, errorClass]),
 );

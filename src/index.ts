@@ -24,6 +24,19 @@ export { RolloutRecorder } from "./rollout/recorder.js";
 export { isUserMessage } from "./rollout/classify.js";
 export { rolloutPathFor, sessionsDir } from "./rollout/paths.js";
 
+// Running commands as the model's shell tool does: confined by the sandbox policy, with the configured environment.
+export {
+  bwrapArgs,
+  commandEnvironment,
+  defaultBwrapPath,
+  needsSandbox,
+  probeSandbox,
+  runShellCommand,
+  sandboxLayout,
+  sandboxedArgv,
+} from "./tools/index.js";
+export type { SandboxLayout, SandboxOptions, ShellResult, ShellRunOptions } from "./tools/index.js";
+
 export type { ModelClient, ModelRequest, ModelStreamEvent, ToolSpec } from "./model/types.js";
 export { createOfflineModel } from "./model/offline.js";
 
@@ -51,6 +64,7 @@ export {
   RolloutNotFoundError,
   RolloutUnsafePathError,
   RolloutWriteError,
+  SandboxUnavailableError,
   SessionConfiguredNotFirstEventError,
   StreamInterruptedError,
   SubagentDepthError,

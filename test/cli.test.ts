@@ -168,6 +168,61 @@ describe("llmx sessions, resume and fork", () => {
   });
 });
 
+describe("llmx sandbox", () => {
+  /** Runs `llmx sandbox` with its home as LLMX_HOME, in `workspace` (-C), with extra environment variables. */
+  async function sandbox(home: string, workspace: string, args: string[], env: Record<string, string> = {}) {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI, "sandbox", "-C", workspace, ...args], {
+        cwd: workspace,
+        env: { ...process.env, LLMX_HOME: home, ...env },
+        timeout: 30_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  it("runs the command read-only by default and exits with its exit code", async () => {
+    const [home, workspace] = [await runtime.home(), await runtime.home()];
+    const result = await sandbox(home, workspace, ["--", "sh", "-c", "touch made; echo touch=$?; exit 3"]);
+    expect(result).toMatchObject({ code: 3, stdout: "touch=1\n" });
+    expect(result.stderr).toContain("Read-only file system");
+    expect(existsSync(path.join(workspace, "made"))).toBe(false);
+  });
+
+  it("--mode workspace-write writes the workspace and --add-dir directories only; the llmx home stays hidden", async () => {
+    const [home, workspace, added, outside] = [await runtime.home(), await runtime.home(), await runtime.home(), await runtime.home()];
+    await writeFile(path.join(home, "auth.json"), "{}");
+    const script = `touch made ${added}/added ${outside}/outside; ls -A ${home}; echo listed`;
+    const args = ["--mode", "workspace-write", "--add-dir", added, "-c", "sandbox_workspace_write.exclude_slash_tmp=true"];
+    const result = await sandbox(home, workspace, [...args, "--", "sh", "-c", script]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("listed\n");
+    expect(existsSync(path.join(workspace, "made"))).toBe(true);
+    expect(existsSync(path.join(added, "added"))).toBe(true);
+    expect(existsSync(path.join(outside, "outside"))).toBe(false);
+  });
+
+  it("gives the command the configured environment: secrets removed, [shell_environment_policy] set applied", async () => {
+    const [home, workspace] = [await runtime.home(), await runtime.home()];
+    await writeFile(path.join(home, "config.toml"), `[shell_environment_policy]\nset = { ADDED = "yes" }\n`);
+    const result = await sandbox(home, workspace, ["--mode", "danger-full-access", "--", "env"], { OPENAI_API_KEY: "sk-x", KEPT: "1" });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("ADDED=yes\n");
+    expect(result.stdout).toContain("KEPT=1\n");
+    expect(result.stdout).not.toContain("OPENAI_API_KEY");
+  });
+
+  it("refuses --add-dir outside workspace-write", async () => {
+    const [home, workspace] = [await runtime.home(), await runtime.home()];
+    const result = await sandbox(home, workspace, ["--add-dir", workspace, "--", "true"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--add-dir needs the workspace-write mode");
+  });
+});
+
 describe("the approval prompt", () => {
   it.each([
     ["y", "approved"],

@@ -93,6 +93,48 @@ http_headers = { "X-Team" = "llmx" }
     expect(await loadConfig({ home })).toMatchObject({ maxSubagentDepth: 2, maxSubagents: 4 });
   });
 
+  it("reads [sandbox_workspace_write] into the workspace-write policy, writable_roots from the llmx home", async () => {
+    const home = await homeWith(`
+sandbox_mode = "workspace-write"
+[sandbox_workspace_write]
+writable_roots = ["/srv/cache", "relative"]
+network_access = true
+exclude_tmpdir_env_var = true
+exclude_slash_tmp = false
+`);
+    expect((await loadConfig({ home })).sandboxPolicy).toEqual({
+      mode: "workspace-write",
+      network_access: true,
+      writable_roots: ["/srv/cache", path.join(home, "relative")],
+      exclude_tmpdir_env_var: true,
+      exclude_slash_tmp: false,
+    });
+    expect((await loadConfig({ home, sandboxMode: "read-only" })).sandboxPolicy).toEqual({ mode: "read-only" });
+  });
+
+  it("reads [shell_environment_policy] with Codex's defaults for what it leaves out", async () => {
+    const home = await homeWith(`
+[shell_environment_policy]
+inherit = "core"
+exclude = ["AWS_*"]
+include_only = ["PATH", "HOME", "MY_*"]
+set = { MY_FLAG = "1" }
+experimental_use_profile = false
+`);
+    expect((await loadConfig({ home })).shellEnvironmentPolicy).toEqual({
+      inherit: "core",
+      ignoreDefaultExcludes: false,
+      exclude: ["AWS_*"],
+      set: { MY_FLAG: "1" },
+      includeOnly: ["PATH", "HOME", "MY_*"],
+    });
+    expect((await loadConfig({ home: await runtime.home() })).shellEnvironmentPolicy).toBeUndefined();
+    const overridden = await loadConfig({ home, rawOverrides: ["shell_environment_policy.ignore_default_excludes=true"] });
+    expect(overridden.shellEnvironmentPolicy?.ignoreDefaultExcludes).toBe(true);
+    const bad = await homeWith(`[shell_environment_policy]\ninherit = "some"\n`);
+    await expect(loadConfig({ home: bad })).rejects.toThrow(/shell_environment_policy/);
+  });
+
   it("keeps keys it does not know (config files written for Codex load)", () => {
     expect(parseConfigToml(`model = "x"\n[features]\nweb_search = true\n`)).toMatchObject({ model: "x" });
   });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The llmx command line. It uses the library exactly as any user would, through src/index.ts.
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { text } from "node:stream/consumers";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -16,6 +18,10 @@ import {
   type ConversationConfig,
   type NewConversation,
   WorkerCrashedError,
+  commandEnvironment,
+  sandboxMode,
+  sandboxedArgv,
+  type SandboxOptions,
 } from "../index.js";
 import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
@@ -230,6 +236,79 @@ program
       else process.stdout.write(`${item.conversationId}  ${item.updatedAt}  ${oneLine(item.preview ?? "")}\n`);
     }
   });
+
+type SandboxCommandOptions = {
+  mode?: ConfigOverrides["sandboxMode"];
+  addDir: string[];
+  network?: boolean;
+  cd?: string;
+  config: string[];
+  home?: string;
+};
+
+program
+  .command("sandbox")
+  .description(
+    "run one command under a sandbox policy (like `codex sandbox linux`), with the configured environment, " +
+      "stdio inherited; exits with its exit code",
+  )
+  .addOption(
+    new Option("--mode <mode>", "sandbox policy (default: config.toml's sandbox_mode, else read-only)").choices([
+      "read-only",
+      "workspace-write",
+      "danger-full-access",
+    ]),
+  )
+  .option("--add-dir <dir>", "another writable directory (workspace-write; repeatable)", collect, [])
+  .option("--network", "allow network access")
+  .option("-C, --cd <dir>", "the workspace (writable under workspace-write) and working directory")
+  .option("-c, --config <key=value>", "override a config.toml value (TOML syntax; repeatable)", collect, [])
+  .option("--home <dir>", "llmx home holding config.toml (default: $LLMX_HOME or ~/.llmx); hidden from the command")
+  .argument("<command...>", "the command and its arguments (put them after --)")
+  .action(async (command: string[], options: SandboxCommandOptions) => {
+    process.exitCode = await runSandboxed(command, options);
+  });
+
+async function runSandboxed(command: string[], options: SandboxCommandOptions): Promise<number> {
+  const overrides: ConfigOverrides = { rawOverrides: options.config };
+  if (options.home) overrides.home = options.home;
+  if (options.cd) overrides.cwd = options.cd;
+  if (options.mode) overrides.sandboxMode = options.mode;
+  const config = await loadConfig(overrides);
+  if (options.addDir.length > 0 && sandboxMode(config.sandboxPolicy) !== "workspace-write") {
+    throw new LlmxError("--add-dir needs the workspace-write mode (--mode workspace-write)");
+  }
+  const env = commandEnvironment(config.shellEnvironmentPolicy, process.env);
+  const sandbox: SandboxOptions = {
+    policy: config.sandboxPolicy,
+    cwd: config.cwd,
+    llmxHome: config.home,
+    writableRoots: options.addDir.map((dir) => path.resolve(dir)),
+    ...(options.network ? { networkAccess: true } : {}),
+  };
+  const [file, ...args] = await sandboxedArgv(command, config.cwd, env, sandbox);
+  const child = spawn(file as string, args, { cwd: config.cwd, env, stdio: "inherit" });
+  // Ctrl-C reaches the command's process group from the terminal; we wait to report how it ended. A SIGTERM or
+  // SIGHUP sent to us alone is passed on.
+  const ignore = (): void => {};
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on("SIGINT", ignore);
+  process.on("SIGTERM", forward);
+  process.on("SIGHUP", forward);
+  try {
+    return await new Promise<number>((resolve) => {
+      child.once("error", (error: NodeJS.ErrnoException) => {
+        process.stderr.write(`llmx: cannot run ${command[0] ?? ""}: ${error.message}\n`);
+        resolve(error.code === "EACCES" ? 126 : 127);
+      });
+      child.once("close", (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : (osConstants.signals[signal] ?? 0))));
+    });
+  } finally {
+    process.off("SIGINT", ignore);
+    process.off("SIGTERM", forward);
+    process.off("SIGHUP", forward);
+  }
+}
 
 program
   .command("mock-model")

@@ -38,3 +38,21 @@ export function sandboxMode(policy: SandboxPolicy): SandboxMode | "external-sand
   const tagged = policy as { mode?: SandboxMode; type?: SandboxMode | "external-sandbox" };
   return tagged.mode ?? tagged.type ?? "read-only";
 }
+
+/**
+ * config.toml's `[shell_environment_policy]`, resolved: which environment variables a command the model runs gets.
+ * Not on the wire; it lives here, beside the sandbox policy, so that the config and the tools can both name it.
+ * Patterns are globs on variable names (`*` any run of characters, `?` one), matched without regard to case.
+ */
+export type ShellEnvironmentPolicy = {
+  /** The starting set: the whole environment, only the core variables (HOME, PATH, USER, ...), or nothing. */
+  inherit: "all" | "core" | "none";
+  /** Keep names matching `*KEY*`, `*SECRET*` and `*TOKEN*`, which are removed by default. */
+  ignoreDefaultExcludes: boolean;
+  /** Names removed after the default excludes. */
+  exclude: string[];
+  /** Variables set (or replaced) after the excludes. */
+  set: Record<string, string>;
+  /** When not empty, only the names matching one of these are kept (applied last, `set` included). */
+  includeOnly: string[];
+};

@@ -1,4 +1,5 @@
-// The model's tools: their specs, argument parsing, running shell commands, and the approval rules.
+// The model's tools: their specs, argument parsing, running shell commands (sandboxed, with the configured
+// environment), and the approval rules.
 export { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL, PLAN_STEP_STATUSES } from "./specs.js";
 export type { ToolArgumentError } from "./arguments.js";
 export {
@@ -30,7 +31,25 @@ export {
   type ProcessGroupListener,
   type ProcessGroupTrackerOptions,
 } from "./process-groups.js";
-export { pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
+export { canExecute, executableProblem, pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
+export {
+  PROTECTED_NAMES,
+  bwrapArgs,
+  defaultBwrapPath,
+  needsSandbox,
+  probeSandbox,
+  sandboxLayout,
+  sandboxedArgv,
+  type SandboxLayout,
+  type SandboxOptions,
+} from "./sandbox.js";
+export {
+  CORE_ENVIRONMENT_VARIABLES,
+  DEFAULT_ENVIRONMENT_EXCLUDES,
+  DEFAULT_SHELL_ENVIRONMENT_POLICY,
+  commandEnvironment,
+  environmentPatternMatches,
+} from "./environment.js";
 export {
   TRUSTED_PATH,
   applyCommandEnvironment,

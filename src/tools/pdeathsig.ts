@@ -42,10 +42,33 @@ export function withParentDeathSignal(command: readonly string[], cwd: string, e
 }
 
 /** Whether execvp would find `program` as a runnable file, with the PATH of the command's environment. */
-function canExecute(program: string, cwd: string, env: NodeJS.ProcessEnv): boolean {
-  if (program.includes("/")) return isExecutableFile(path.resolve(cwd, program));
+export function canExecute(program: string, cwd: string, env: NodeJS.ProcessEnv): boolean {
+  return programCandidates(program, cwd, env).some(isExecutableFile);
+}
+
+/**
+ * Why execvp would fail to run `program` (with the PATH of the command's environment), as the errno code a
+ * spawn would report: ENOENT when no such file exists, EACCES when one exists but cannot be run; undefined
+ * when it would run.
+ */
+export function executableProblem(program: string, cwd: string, env: NodeJS.ProcessEnv): "ENOENT" | "EACCES" | undefined {
+  const candidates = programCandidates(program, cwd, env);
+  if (candidates.some(isExecutableFile)) return undefined;
+  return candidates.some(existsAsFile) ? "EACCES" : "ENOENT";
+}
+
+function programCandidates(program: string, cwd: string, env: NodeJS.ProcessEnv): string[] {
+  if (program.includes("/")) return [path.resolve(cwd, program)];
   const searchPath = env.PATH ?? "/usr/bin:/bin";
-  return searchPath.split(path.delimiter).some((dir) => isExecutableFile(path.resolve(cwd, dir, program)));
+  return searchPath.split(path.delimiter).map((dir) => path.resolve(cwd, dir, program));
+}
+
+function existsAsFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isExecutableFile(file: string): boolean {

@@ -1,14 +1,18 @@
 // The `shell` tool: its arguments, and running an argv as a child process the way Codex does (no extra shell,
-// its own process group, a timeout, kill on abort, exit codes by shell convention). The process group is
-// tracked until nothing runs in it (background jobs included) and dies with the thread or host that started it.
+// its own process group, a timeout, kill on abort, exit codes by shell convention), confined by the sandbox
+// when a policy asks for one (sandbox.ts). The process group is tracked until nothing runs in it (background
+// jobs included) and dies with the thread or host that started it.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { statSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { z } from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
-import { withParentDeathSignal } from "./pdeathsig.js";
+import { SandboxUnavailableError } from "../errors.js";
+import { executableProblem, withParentDeathSignal } from "./pdeathsig.js";
 import { ProcessGroupTracker, killProcessGroup, type ProcessGroupListener } from "./process-groups.js";
+import { needsSandbox, sandboxedArgv, type SandboxOptions } from "./sandbox.js";
 import type { ShellResult } from "./shell-result.js";
 
 export type { ShellResult } from "./shell-result.js";
@@ -59,6 +63,12 @@ export type ShellRunOptions = {
    * Without one, a tracker shared by the thread's untracked commands is used.
    */
   processGroups?: ProcessGroupTracker | undefined;
+  /**
+   * Confines the command (read-only and workspace-write policies run it under bubblewrap); absent, or a
+   * danger-full-access policy, runs it as is. When the sandbox is needed and unavailable, nothing runs: the
+   * result reports exit code 126 with the SandboxUnavailableError's message and the error itself.
+   */
+  sandbox?: SandboxOptions | undefined;
 };
 
 let threadTracker: ProcessGroupTracker | undefined;
@@ -69,13 +79,49 @@ let threadTracker: ProcessGroupTracker | undefined;
  * nothing and reports -1, as Codex does for commands that never ran.
  */
 export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> {
-  const { command, cwd, timeoutMs = DEFAULT_SHELL_TIMEOUT_MS, signal, env = process.env, onOutput, onProcessGroup } = options;
+  const { command, cwd, signal, env = process.env } = options;
   const processGroups = options.processGroups ?? (threadTracker ??= new ProcessGroupTracker());
   const startedAt = performance.now();
   const program = command[0];
   if (program === undefined) return Promise.resolve(notStarted(EXIT_CODE_NOT_FOUND, "command args are empty", startedAt));
   if (signal?.aborted) return Promise.resolve({ ...notStarted(-1, "", startedAt), aborted: true });
+  if (options.sandbox === undefined || !needsSandbox(options.sandbox.policy)) {
+    return spawnCommand(withParentDeathSignal(command, cwd, env), options, processGroups, startedAt);
+  }
 
+  // Inside the sandbox bwrap would report these in words, with exit code 1: say them as a spawn would.
+  const problem = isDirectory(cwd) ? executableProblem(program, cwd, env) : "no such working directory";
+  if (problem !== undefined) {
+    const reasons: Record<string, string> = { EACCES: "EACCES: permission denied", ENOENT: "ENOENT: no such file or directory" };
+    const reason = reasons[problem] ?? problem;
+    const code = problem === "EACCES" ? EXIT_CODE_CANNOT_EXECUTE : EXIT_CODE_NOT_FOUND;
+    return Promise.resolve(notStarted(code, `failed to run ${program} in ${cwd}: ${reason}`, startedAt));
+  }
+  return sandboxedArgv(command, cwd, env, options.sandbox).then(
+    (argv) =>
+      signal?.aborted
+        ? { ...notStarted(-1, "", startedAt), aborted: true }
+        : spawnCommand(argv, options, processGroups, startedAt),
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      const result = notStarted(EXIT_CODE_CANNOT_EXECUTE, message, startedAt);
+      return error instanceof SandboxUnavailableError ? { ...result, sandboxError: error } : result;
+    },
+  );
+}
+
+/**
+ * Spawns `argv` (the command, or the wrapper that runs it: setpriv, bwrap) in its own process group, tracked
+ * by `processGroups`, and collects what the command prints until it ends, times out or is aborted.
+ */
+function spawnCommand(
+  argv: readonly string[],
+  options: ShellRunOptions,
+  processGroups: ProcessGroupTracker,
+  startedAt: number,
+): Promise<ShellResult> {
+  const { command, cwd, timeoutMs = DEFAULT_SHELL_TIMEOUT_MS, signal, env = process.env, onOutput, onProcessGroup } = options;
+  const program = command[0] as string;
   return new Promise((resolve) => {
     const stdout = new CappedOutput(MAX_KEPT_OUTPUT_BYTES);
     const stderr = new CappedOutput(MAX_KEPT_OUTPUT_BYTES);
@@ -87,8 +133,8 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
     let child: ChildProcessByStdio<null, Readable, Readable>;
     try {
       // detached: its own session and process group, so one signal reaches everything the command starts.
-      const [file = program, ...argv] = withParentDeathSignal(command, cwd, env);
-      child = spawn(file, argv, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      const [file = program, ...args] = argv;
+      child = spawn(file, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
       // Arguments Node refuses outright (a NUL byte, say) never reach the OS.
       resolve(notStarted(EXIT_CODE_NOT_FOUND, `failed to run ${program}: ${(error as Error).message}`, startedAt));
@@ -154,6 +200,14 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
       });
     });
   });
+}
+
+function isDirectory(target: string): boolean {
+  try {
+    return statSync(target).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function exitCodeOf(code: number | null, signalName: NodeJS.Signals | null, timedOut: boolean): number {
