@@ -2,6 +2,7 @@
 // decision, interrupts, retries and provider errors. Real worker threads, real processes, real files.
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -25,9 +26,9 @@ const turnWithApprovals = answeredTurn;
 const toolEvents = (events: readonly Event[]) =>
   types(events).filter((type) => type.startsWith("exec_") || type === "task_complete" || type === "turn_aborted");
 
-describe("a shell call that needs approval (on-request, read-only)", () => {
+describe("a shell call that needs approval (untrusted, read-only)", () => {
   it("approved: the command runs, its output reaches the model and the rollout records call and output", async () => {
-    const { home, conversation } = await start();
+    const { home, conversation } = await start({ approvalPolicy: "untrusted" });
     const events = await turnWithApprovals(conversation, "RUNSHELL: touch approved.txt && echo made it", () => "approved");
 
     expect(toolEvents(events)).toEqual([
@@ -51,7 +52,7 @@ describe("a shell call that needs approval (on-request, read-only)", () => {
   });
 
   it("approved for the session: the same command later runs without asking", async () => {
-    const { conversation } = await start();
+    const { conversation } = await start({ approvalPolicy: "untrusted" });
     const asked: string[] = [];
     const decide = (event: Event) => {
       asked.push(event.id);
@@ -64,7 +65,7 @@ describe("a shell call that needs approval (on-request, read-only)", () => {
   });
 
   it("denied: nothing runs, the call ends with exit -1 and the model is told it was rejected", async () => {
-    const { home, conversation } = await start();
+    const { home, conversation } = await start({ approvalPolicy: "untrusted" });
     const events = await turnWithApprovals(conversation, "RUNSHELL: touch denied.txt", () => "denied");
     expect(events.find((event) => event.msg.type === "exec_command_end")?.msg).toMatchObject({ exit_code: -1 });
     expect(existsSync(path.join(home, "denied.txt"))).toBe(false);
@@ -72,7 +73,7 @@ describe("a shell call that needs approval (on-request, read-only)", () => {
   });
 
   it("abort: nothing runs and the turn is aborted", async () => {
-    const { home, conversation } = await start();
+    const { home, conversation } = await start({ approvalPolicy: "untrusted" });
     const events = await turnWithApprovals(conversation, "RUNSHELL: touch aborted.txt", () => "abort");
     expect(events.at(-1)?.msg).toEqual({ type: "turn_aborted", reason: "interrupted" });
     expect(types(events)).not.toContain("task_complete");
@@ -82,7 +83,7 @@ describe("a shell call that needs approval (on-request, read-only)", () => {
   });
 
   it("an answer that matches no pending request is rejected with UnknownApprovalError and runs nothing", async () => {
-    const { conversation } = await start();
+    const { conversation } = await start({ approvalPolicy: "untrusted" });
     await expect(conversation.submit({ type: "exec_approval", id: "42", decision: "approved" })).rejects.toBeInstanceOf(
       UnknownApprovalError,
     );
@@ -98,11 +99,57 @@ describe("approval policies", () => {
     ["untrusted", "touch x.txt", true],
     ["on-request", "echo safe", false],
     ["on-failure", "touch x.txt", false],
-  ] as const)("%s with `%s` asks for approval: %s", async (policy, command, asks) => {
-    const { conversation } = await start({ approvalPolicy: policy });
+  ] as const)("%s with `%s` (workspace-write) asks for approval: %s", async (policy, command, asks) => {
+    const { conversation } = await start({ approvalPolicy: policy, sandboxPolicy: { mode: "workspace-write" } });
     const events = await turnWithApprovals(conversation, `RUNSHELL: ${command}`, () => "approved");
     expect(types(events).includes("exec_approval_request")).toBe(asks);
     expect(events.find((event) => event.msg.type === "exec_command_end")?.msg).toMatchObject({ exit_code: 0 });
+  });
+});
+
+describe("the sandbox under each approval policy", () => {
+  it("on-request runs an unknown command unasked, inside the sandbox: it writes the workspace, not outside it", async () => {
+    const { home, conversation } = await start({ approvalPolicy: "on-request", sandboxPolicy: { mode: "workspace-write" } });
+    const outside = path.join(os.tmpdir(), `llmx-escape-${process.pid}-${Date.now()}`);
+    const events = await turnWithApprovals(conversation, `RUNSHELL: touch in.txt; touch /etc/llmx-escape ${outside}.x; echo done`, () => {
+      throw new Error("nothing should be asked");
+    });
+    expect(toolEvents(events)).not.toContain("exec_approval_request");
+    expect(existsSync(path.join(home, "in.txt"))).toBe(true);
+    expect(existsSync("/etc/llmx-escape")).toBe(false);
+    const end = events.find((event) => event.msg.type === "exec_command_end")?.msg as { stderr: string };
+    expect(end.stderr).toMatch(/Read-only file system|Permission denied/);
+  });
+
+  it("read-only keeps even the workspace read-only, and the model's environment context says so", async () => {
+    const work = await runtime.home();
+    const { conversation } = await start({ cwd: work, approvalPolicy: "never", sandboxPolicy: { mode: "read-only" } });
+    const events = await turnWithApprovals(conversation, "RUNSHELL: touch ro.txt");
+    expect(existsSync(path.join(work, "ro.txt"))).toBe(false);
+    expect(lastReply(events)).toMatch(/Read-only file system/);
+    const sent = JSON.stringify(mock.server.requests.at(-1)?.body ?? {});
+    expect(sent).toContain("<sandbox_mode>read-only</sandbox_mode>");
+    expect(sent).toContain("<network_access>restricted</network_access>");
+  });
+
+  it("on-failure asks to run outside the sandbox when the sandbox stops a command; approved, it runs unconfined", async () => {
+    const work = await runtime.home();
+    const { conversation } = await start({ cwd: work, approvalPolicy: "on-failure", sandboxPolicy: { mode: "read-only" } });
+    const reasons: unknown[] = [];
+    const events = await turnWithApprovals(conversation, "RUNSHELL: touch retried.txt && echo ok", (event) => {
+      reasons.push((event.msg as { reason?: string }).reason);
+      return "approved";
+    });
+    expect(reasons).toEqual([expect.stringMatching(/failed in the sandbox/)]);
+    expect(existsSync(path.join(work, "retried.txt"))).toBe(true);
+    expect(lastReply(events)).toBe("Tool said: ok");
+  });
+
+  it("an untrusted command the user approves runs outside the sandbox (as in Codex)", async () => {
+    const { home, conversation } = await start({ approvalPolicy: "untrusted", sandboxPolicy: { mode: "read-only" } });
+    const events = await turnWithApprovals(conversation, "RUNSHELL: touch approved.txt; grep NoNewPrivs /proc/self/status", () => "approved");
+    expect(existsSync(path.join(home, "approved.txt"))).toBe(true);
+    expect(lastReply(events)).toMatch(/NoNewPrivs:\s+0/);
   });
 });
 
@@ -120,7 +167,8 @@ describe("interrupt", () => {
   });
 
   it("while a command runs: the process is killed and the turn aborted", async () => {
-    const { home, conversation } = await start({ approvalPolicy: "never" });
+    // Outside the sandbox, so that the pid the command writes is one the test can look up.
+    const { home, conversation } = await start({ approvalPolicy: "never", sandboxPolicy: { mode: "danger-full-access" } });
     const turnId = await conversation.submit(textInput("RUNSHELL: echo $$ > pid.txt; sleep 30"));
     while ((await conversation.nextEvent()).msg.type !== "exec_command_begin");
     const pidFile = path.join(home, "pid.txt");

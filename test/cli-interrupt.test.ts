@@ -63,7 +63,7 @@ describe("Ctrl-C in llmx exec", () => {
   it("interrupts the running command, records turn_aborted and exits with 130", async () => {
     const home = await mockHome();
     const script = "echo $$ > leader.pid; (sleep 100 >/dev/null 2>&1 & echo $! > job.pid); sleep 100";
-    const { cli, exited } = startCli(home, ["exec", "--json", "-a", "never", `RUNSHELL: ${script}`]);
+    const { cli, exited } = startCli(home, ["exec", "--json", "-a", "never", "-s", "danger-full-access", `RUNSHELL: ${script}`]);
     const pidFiles = ["leader.pid", "job.pid"].map((file) => path.join(home, file));
     expect(await eventually(() => pidFiles.every((file) => readPid(file) !== undefined), 400)).toBe(true);
     const pids = pidFiles.map((file) => readPid(file) ?? 0);
@@ -78,7 +78,7 @@ describe("Ctrl-C in llmx exec", () => {
 
   it("a second Ctrl-C exits with 130 too, and the command does not outlive the CLI", async () => {
     const home = await mockHome();
-    const { cli, exited, stderr } = startCli(home, ["exec", "-a", "never", "RUNSHELL: echo $$ > leader.pid; sleep 100"]);
+    const { cli, exited, stderr } = startCli(home, ["exec", "-a", "never", "-s", "danger-full-access", "RUNSHELL: echo $$ > leader.pid; sleep 100"]);
     const pidFile = path.join(home, "leader.pid");
     expect(await eventually(() => readPid(pidFile) !== undefined, 400)).toBe(true);
     const leader = readPid(pidFile) ?? 0;

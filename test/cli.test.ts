@@ -94,7 +94,7 @@ describe("llmx exec", () => {
 
   it("denies a command that needs approval when nobody can be asked", async () => {
     const home = await mockHome();
-    const result = await llmx(home, ["exec", "RUNSHELL: touch should-not-exist"]);
+    const result = await llmx(home, ["exec", "-a", "untrusted", "RUNSHELL: touch should-not-exist"]);
     expect(result.stdout).toBe("Tool said: exec command rejected by user\n");
     expect(result.stderr).toMatch(/denied/);
   });

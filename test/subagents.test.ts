@@ -39,7 +39,7 @@ describe("a grandchild's shell call that needs approval", () => {
   const CHAIN = "DELEGATE: DELEGATE: RUNSHELL: touch deep.txt && echo deep";
 
   it("reaches the root client once, with the path root -> child -> grandchild; approved, it runs and the answer flows up", async () => {
-    const { home, manager, conversation, conversationId } = await start();
+    const { home, manager, conversation, conversationId } = await start({ approvalPolicy: "untrusted" });
     const requests: Event[] = [];
     const pendingSeen: unknown[] = [];
     const events = await turn(conversation, CHAIN, (event) => {
@@ -70,7 +70,7 @@ describe("a grandchild's shell call that needs approval", () => {
   });
 
   it("the grandchild's command is shown to the root client, begin and end, with the path down to it", async () => {
-    const { conversation, conversationId, manager } = await start();
+    const { conversation, conversationId, manager } = await start({ approvalPolicy: "untrusted" });
     const events = await turn(conversation, CHAIN, () => "approved");
     const [child, grandchild] = manager.list().slice(1);
     const path3 = [conversationId, child?.conversationId, grandchild?.conversationId];
@@ -82,14 +82,14 @@ describe("a grandchild's shell call that needs approval", () => {
   });
 
   it("denied, nothing runs and the rejection flows up", async () => {
-    const { home, conversation } = await start();
+    const { home, conversation } = await start({ approvalPolicy: "untrusted" });
     const events = await turn(conversation, CHAIN, () => "denied");
     expect(existsSync(path.join(home, "deep.txt"))).toBe(false);
     expect(lastReply(events)).toBe("Tool said: Tool said: Tool said: exec command rejected by user");
   });
 
   it("aborted, nothing runs and every level's turn is aborted", async () => {
-    const { home, manager, conversation } = await start();
+    const { home, manager, conversation } = await start({ approvalPolicy: "untrusted" });
     const events = await turn(conversation, CHAIN, () => "abort");
     expect(events.at(-1)?.msg).toEqual({ type: "turn_aborted", reason: "interrupted" });
     expect(existsSync(path.join(home, "deep.txt"))).toBe(false);

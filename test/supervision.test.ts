@@ -42,7 +42,9 @@ describe("hard stops", () => {
   it("terminating a conversation kills the commands it was running", async () => {
     const home = await runtime.home();
     const manager = runtime.manager();
-    const { conversation, conversationId } = await manager.newConversation(mock.config(home, { approvalPolicy: "never" }));
+    const { conversation, conversationId } = await manager.newConversation(
+      mock.config(home, { approvalPolicy: "never", sandboxPolicy: { mode: "danger-full-access" } }),
+    );
     await conversation.submit(textInput("RUNSHELL: echo $$ > pid.txt; exec sleep 30"));
     const pidFile = path.join(home, "pid.txt");
     await expect.poll(async () => (await readFile(pidFile, "utf8").catch(() => "")).trim(), { timeout: 10_000 }).not.toBe("");

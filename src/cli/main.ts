@@ -61,7 +61,7 @@ function turnOptions(command: Command): Command {
     .addOption(
       new Option("-s, --sandbox <mode>", "sandbox policy").choices(["read-only", "workspace-write", "danger-full-access"]),
     )
-    .option("--full-auto", "run commands without asking (approval never, sandbox workspace-write; not enforced yet)")
+    .option("--full-auto", "low-friction sandboxed runs: sandbox workspace-write, approval on-request (as Codex)")
     .option("-c, --config <key=value>", "override a config.toml value (TOML syntax; repeatable)", collect, [])
     .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
     .option("--skip-git-repo-check", "accepted for compatibility with codex exec");
@@ -75,9 +75,8 @@ async function configFrom(options: TurnOptions & { experimentalJson?: boolean })
   if (options.model) overrides.model = options.model;
   if (options.provider) overrides.provider = options.provider;
   if (options.fullAuto) {
-    // Codex pairs on-request with a sandbox that confines commands; llmx has no sandbox yet, and on-request
-    // without one asks before anything that is not read-only, so full-auto means never asking.
-    overrides.approvalPolicy = "never";
+    // Codex's meaning: commands run unasked inside a sandbox that lets them write only the workspace.
+    overrides.approvalPolicy = "on-request";
     overrides.sandboxMode = "workspace-write";
   }
   if (options.approvalPolicy) overrides.approvalPolicy = options.approvalPolicy;

@@ -20,7 +20,7 @@ import type {
 } from "../protocol/index.js";
 import { Op, userInputToMessage } from "../protocol/index.js";
 import { RolloutRecorder } from "../rollout/recorder.js";
-import { ProcessGroupTracker } from "../tools/index.js";
+import { ProcessGroupTracker, commandEnvironment } from "../tools/index.js";
 import { initialMessages } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
 import { createModelClient } from "../model/registry.js";
@@ -128,6 +128,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     onChange: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
   });
   const approvedForSession = new Set<string>();
+  const commandEnv = commandEnvironment(config.shellEnvironmentPolicy, process.env);
   const waitForApproval = (subId: string, callId: string, signal: AbortSignal) => approvals.wait(subId, callId, signal);
 
   /** The one place a delegation is described: this conversation, its task, and the rules its children inherit. */
@@ -154,6 +155,8 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       waitForApproval,
       approvedForSession,
       processGroups,
+      env: commandEnv,
+      llmxHome: config.home,
       delegate:
         io.supervisor === undefined
           ? undefined

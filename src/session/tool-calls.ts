@@ -7,6 +7,9 @@ import {
   applyCommandEnvironment,
   commandApprovalKey,
   decideCommand,
+  isLikelySandboxDenial,
+  needsSandbox,
+  type ShellResult,
   durationToCodex,
   escalationRejectedMessage,
   formatShellOutputForModel,
@@ -28,6 +31,10 @@ export type ToolRuntime = {
   waitForApproval(subId: string, callId: string, signal: AbortSignal): Promise<ReviewDecision>;
   /** Commands (JSON of their argv) the user approved for the rest of the session. */
   approvedForSession: Set<string>;
+  /** The environment commands start from (the session's shell_environment_policy applied). */
+  env: NodeJS.ProcessEnv;
+  /** The llmx home, hidden from sandboxed commands. */
+  llmxHome: string;
   /** The process groups of this session's commands (background jobs included), killed when it ends. */
   processGroups: ProcessGroupTracker;
   /** Runs a one-shot sub-agent on `prompt` and returns its answer; absent when the conversation cannot delegate. */
@@ -89,69 +96,80 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
   const params = parseShellArguments(call.arguments);
   if ("error" in params) return params.error;
   const { command } = params;
+  const { approvalPolicy, sandboxPolicy } = ctx.settings;
   const cwd = params.workdir ? path.resolve(ctx.settings.cwd, params.workdir) : ctx.settings.cwd;
   const key = commandApprovalKey(command);
-  const baseEnv = process.env;
+  const baseEnv = ctx.tools.env;
   const decision = await decideCommand(
     {
       command,
       cwd,
-      approvalPolicy: ctx.settings.approvalPolicy,
-      sandboxPolicy: ctx.settings.sandboxPolicy,
+      approvalPolicy,
+      sandboxPolicy,
       approvedForSession: ctx.tools.approvedForSession,
       withEscalatedPermissions: params.with_escalated_permissions === true,
     },
     { baseEnv, signal: ctx.signal },
   );
   ctx.signal.throwIfAborted();
-  const { verdict } = decision;
-  // A command the rules let run unasked runs exactly as judged: with the environment the rules require.
-  const env = decision.verdict === "run" && decision.env !== undefined ? applyCommandEnvironment(baseEnv, decision.env) : baseEnv;
-  if (verdict === "reject") return escalationRejectedMessage(ctx.settings.approvalPolicy);
+  if (decision.verdict === "reject") return escalationRejectedMessage(approvalPolicy);
 
   const parsed_cmd = parsedCommand(command);
   ctx.emit({ type: "exec_command_begin", call_id: call.call_id, command, cwd, parsed_cmd, is_user_shell_command: false });
 
-  if (verdict === "ask") {
+  /** Asks the client; true when the command may run (outside the sandbox). */
+  const approved = async (reason: string | undefined): Promise<boolean> => {
     ctx.emit({
       type: "exec_approval_request",
       call_id: call.call_id,
       command,
       cwd,
       parsed_cmd,
-      ...(params.justification ? { reason: params.justification } : {}),
+      ...(reason ? { reason } : {}),
     });
-    const decision: ReviewDecision = await ctx.tools.waitForApproval(ctx.subId, call.call_id, ctx.signal);
+    const answer: ReviewDecision = await ctx.tools.waitForApproval(ctx.subId, call.call_id, ctx.signal);
     // `abort` interrupts the turn (the session aborts our signal); an aborted turn runs nothing.
     ctx.signal.throwIfAborted();
-    if (decision === "approved_for_session") ctx.tools.approvedForSession.add(key);
-    if (decision === "denied" || decision === "abort") {
-      ctx.emit({
-        type: "exec_command_end",
-        call_id: call.call_id,
-        stdout: "",
-        stderr: REJECTED_BY_USER,
-        aggregated_output: REJECTED_BY_USER,
-        exit_code: -1,
-        duration: { secs: 0, nanos: 0 },
-        formatted_output: REJECTED_BY_USER,
-      });
-      return REJECTED_BY_USER;
+    if (answer === "approved_for_session") ctx.tools.approvedForSession.add(key);
+    return answer === "approved" || answer === "approved_for_session";
+  };
+  const run = (sandboxed: boolean, env: NodeJS.ProcessEnv) =>
+    runShellCommand({
+      command,
+      cwd,
+      env,
+      ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
+      signal: ctx.signal,
+      processGroups: ctx.tools.processGroups,
+      ...(sandboxed ? { sandbox: { policy: sandboxPolicy, cwd: ctx.settings.cwd, llmxHome: ctx.tools.llmxHome } } : {}),
+      onOutput: (stream, chunk) =>
+        ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
+    });
+
+  let result: ShellResult;
+  if (decision.verdict === "ask") {
+    if (!(await approved(params.justification))) return rejected(call, ctx);
+    result = await run(false, baseEnv);
+  } else {
+    // A command the rules let run unasked runs exactly as judged: with the environment the rules require.
+    result = await run(decision.sandboxed, decision.env ? applyCommandEnvironment(baseEnv, decision.env) : baseEnv);
+    ctx.signal.throwIfAborted();
+    if (result.sandboxError) ctx.emit(errorEvent(result.sandboxError));
+    // on-failure: a command the sandbox stopped may run outside it, if the user says so.
+    if (
+      decision.sandboxed &&
+      approvalPolicy === "on-failure" &&
+      needsSandbox(sandboxPolicy) &&
+      result.sandboxError === undefined &&
+      isLikelySandboxDenial(result.exitCode, result.aggregatedOutput)
+    ) {
+      if (!(await approved(`command failed in the sandbox (exit ${result.exitCode}); run it without the sandbox?`))) {
+        return rejected(call, ctx);
+      }
+      result = await run(false, baseEnv);
     }
   }
-
-  const result = await runShellCommand({
-    command,
-    cwd,
-    env,
-    ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
-    signal: ctx.signal,
-    processGroups: ctx.tools.processGroups,
-    onOutput: (stream, chunk) =>
-      ctx.emit({ type: "exec_command_output_delta", call_id: call.call_id, stream, chunk: chunk.toString("base64") }),
-  });
   ctx.signal.throwIfAborted();
-  const formatted = formatShellOutputForModel(result);
   ctx.emit({
     type: "exec_command_end",
     call_id: call.call_id,
@@ -162,5 +180,19 @@ async function runShell(call: FunctionCallItem, ctx: ToolCallContext): Promise<s
     duration: durationToCodex(result.durationMs),
     formatted_output: formatShellOutputText(result),
   });
-  return formatted;
+  return formatShellOutputForModel(result);
+}
+
+function rejected(call: FunctionCallItem, ctx: ToolCallContext): string {
+  ctx.emit({
+    type: "exec_command_end",
+    call_id: call.call_id,
+    stdout: "",
+    stderr: REJECTED_BY_USER,
+    aggregated_output: REJECTED_BY_USER,
+    exit_code: -1,
+    duration: { secs: 0, nanos: 0 },
+    formatted_output: REJECTED_BY_USER,
+  });
+  return REJECTED_BY_USER;
 }

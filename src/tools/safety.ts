@@ -1,5 +1,5 @@
-// Whether a shell call may run now, must wait for the user's approval, or is refused: Codex's approval
-// rules, adapted to a port that has no sandbox yet.
+// Whether a shell call may run now (in the sandbox, or outside it), must wait for the user's approval, or is
+// refused: Codex's approval rules over a real sandbox (sandbox.ts).
 //
 // "Known safe" (runs without asking under `untrusted` and `on-request`) is judged on exactly the argv that will
 // run, never on a guess: a `bash -lc` script only when every word in it is plain (shell-words.ts), options only
@@ -9,16 +9,22 @@
 // config holds nothing that could name a program (`gitRepositoryAllowsSafeRun`); `decideCommand` does both.
 import { execFile } from "node:child_process";
 import path from "node:path";
-import { sandboxMode, type AskForApproval, type SandboxPolicy } from "../protocol/index.js";
+import type { AskForApproval, SandboxPolicy } from "../protocol/index.js";
 import { shellInvocation, splitPlainScript } from "./shell-words.js";
 
-export type CommandAssessment = "run" | "ask" | "reject";
 
 /** Variables to set over a command's environment; `undefined` removes one. */
 export type CommandEnvironment = Readonly<Record<string, string | undefined>>;
 
-/** What to do with a command; `env`, when present, must be applied over the command's environment. */
-export type CommandDecision = { verdict: "run"; env?: CommandEnvironment } | { verdict: "ask" } | { verdict: "reject" };
+/**
+ * What to do with a command. `run`: now, inside the session's sandbox when `sandboxed` (with `env` applied over
+ * its environment when present); `ask`: the user decides, and a command they approve runs outside the sandbox
+ * (as in Codex); `reject`: never.
+ */
+export type CommandDecision =
+  | { verdict: "run"; sandboxed: boolean; env?: CommandEnvironment }
+  | { verdict: "ask" }
+  | { verdict: "reject" };
 
 export type CommandAssessmentInput = {
   command: readonly string[];
@@ -38,28 +44,6 @@ export type CommandAssessmentInput = {
 /** Where bare program names are looked up when a known-safe command runs: root-owned, never the cwd. */
 export const TRUSTED_PATH = "/usr/local/bin:/usr/bin:/bin";
 
-/**
- * No sandbox is implemented, so every sandbox policy but danger-full-access is one we cannot enforce:
- * - `never`: run. Codex never asks under this policy; it would run the command in the sandbox, and with
- *   none there is nothing else to do. The user chose to never be asked.
- * - `on-failure`: run. Codex asks only after a sandboxed run fails; without a sandbox nothing fails that
- *   way, so there is never anything to escalate.
- * - `on-request`: run known-safe commands; ask for the rest, since nothing would confine them, unless the
- *   sandbox policy is danger-full-access, where the user already granted full access.
- * - `untrusted`: run only known-safe commands, ask for the rest, whatever the sandbox policy.
- * Only where the answer rests on "known safe" does the command get the safe environment.
- */
-function knownSafeDecides(input: CommandAssessmentInput): boolean {
-  switch (input.approvalPolicy) {
-    case "never":
-    case "on-failure":
-      return false;
-    case "on-request":
-      return sandboxMode(input.sandboxPolicy) !== "danger-full-access";
-    case "untrusted":
-      return true;
-  }
-}
 
 /**
  * The decision for a shell call, with the environment a command that runs because it is known safe must get.
@@ -80,15 +64,39 @@ export async function decideCommand(
     const gitEnv = applyCommandEnvironment(options.baseEnv ?? process.env, env);
     if (!(await gitRepositoryAllowsSafeRun(input.cwd, gitEnv, options.signal))) return { verdict: "ask" };
   }
-  return { verdict: "run", env };
+  return { verdict: "run", sandboxed: true, env };
 }
 
 /** The decision when "known safe" does not matter: rejected escalations, session approvals, permissive policies. */
+/**
+ * Codex's policies with the sandbox underneath; only `untrusted` rests on "known safe":
+ * - `never`: run in the sandbox, never ask (a command the sandbox stops just fails).
+ * - `on-failure`: run in the sandbox; when the sandbox stops it, the user is asked to run it outside
+ *   (`isLikelySandboxDenial`, applied after the run).
+ * - `on-request`: run in the sandbox; the model may ask for escalated permissions, which the user decides.
+ * - `untrusted`: run known-safe commands in the sandbox; ask for the rest.
+ * A command the user approved for the session runs outside the sandbox, as an approved one does.
+ */
 function decideWithoutRules(input: CommandAssessmentInput): CommandDecision | undefined {
   // As in Codex, asking to escape the sandbox is only meaningful when the model may request approvals.
   if (input.withEscalatedPermissions && input.approvalPolicy !== "on-request") return { verdict: "reject" };
-  if (input.approvedForSession.has(commandApprovalKey(input.command))) return { verdict: "run" };
-  return knownSafeDecides(input) ? undefined : { verdict: "run" };
+  if (input.approvedForSession.has(commandApprovalKey(input.command))) return { verdict: "run", sandboxed: false };
+  switch (input.approvalPolicy) {
+    case "never":
+    case "on-failure":
+      return { verdict: "run", sandboxed: true };
+    case "on-request":
+      return input.withEscalatedPermissions ? { verdict: "ask" } : { verdict: "run", sandboxed: true };
+    case "untrusted":
+      return undefined;
+  }
+}
+
+const SANDBOX_DENIAL = [/operation not permitted/i, /permission denied/i, /read-only file system/i, /network is unreachable/i, /could not resolve host/i, /connection refused/i];
+
+/** Whether a sandboxed command's failure looks like the sandbox stopping it (Codex asks to retry outside then). */
+export function isLikelySandboxDenial(exitCode: number, output: string): boolean {
+  return exitCode !== 0 && SANDBOX_DENIAL.some((pattern) => pattern.test(output));
 }
 
 /** The model-facing reason for a `reject` assessment. */

@@ -140,6 +140,8 @@ export function bwrapArgs(layout: SandboxLayout, command: readonly string[], cwd
   const depth = (target: string) => target.split("/").filter(Boolean).length;
   mounts.sort((a, b) => depth(a.path) - depth(b.path) || a.rank - b.rank);
   for (const mount of mounts) args.push(...mount.args);
+  // The empty directory over a hidden path is read-only too (after the mounts that needed mount points in it).
+  for (const target of layout.hiddenPaths) args.push("--remount-ro", target);
 
   args.push("--chdir", cwd, "--", ...command);
   return args;

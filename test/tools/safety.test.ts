@@ -62,8 +62,8 @@ describe("decideCommand: policies", () => {
     ["on-failure", READ_ONLY, UNSAFE, "run"],
     ["on-failure", WORKSPACE, SAFE, "run"],
     ["on-request", READ_ONLY, SAFE, "run"],
-    ["on-request", READ_ONLY, UNSAFE, "ask"],
-    ["on-request", WORKSPACE, UNSAFE, "ask"],
+    ["on-request", READ_ONLY, UNSAFE, "run"],
+    ["on-request", WORKSPACE, UNSAFE, "run"],
     ["on-request", FULL_ACCESS, UNSAFE, "run"],
     ["on-request", FULL_ACCESS_NEW_TAG, UNSAFE, "run"],
     ["untrusted", READ_ONLY, SAFE, "run"],
@@ -71,6 +71,15 @@ describe("decideCommand: policies", () => {
     ["untrusted", FULL_ACCESS, UNSAFE, "ask"],
   ])("%s with %o: %o → %s", async (approvalPolicy, sandboxPolicy, command, expected) => {
     expect(await verdict(command, { approvalPolicy, sandboxPolicy })).toBe(expected);
+  });
+
+  test("whatever runs unasked runs in the sandbox; an approved command runs outside it", async () => {
+    for (const approvalPolicy of ["never", "on-failure", "on-request"] as const) {
+      expect(await decideCommand(input(UNSAFE, { approvalPolicy }))).toEqual({ verdict: "run", sandboxed: true });
+    }
+    expect(await decideCommand(input(SAFE))).toMatchObject({ verdict: "run", sandboxed: true });
+    const approvedForSession = new Set([commandApprovalKey(UNSAFE)]);
+    expect(await decideCommand(input(UNSAFE, { approvedForSession }))).toEqual({ verdict: "run", sandboxed: false });
   });
 
   test("a command approved for the session runs without asking again, and only that exact argv", async () => {
@@ -84,14 +93,14 @@ describe("decideCommand: policies", () => {
     expect(await assess("never")).toBe("reject");
     expect(await assess("untrusted")).toBe("reject");
     expect(await assess("on-failure")).toBe("reject");
-    expect(await assess("on-request")).toBe("run");
+    expect(await assess("on-request")).toBe("ask");
   });
 
   test("only a run that rests on the rules carries the safe environment", async () => {
-    expect(await decideCommand(input(SAFE))).toEqual({ verdict: "run", env: safeCommandEnvironment(SAFE) });
-    expect(await decideCommand(input(SAFE, { approvalPolicy: "never" }))).toEqual({ verdict: "run" });
-    expect(await decideCommand(input(SAFE, { approvalPolicy: "on-request", sandboxPolicy: FULL_ACCESS }))).toEqual({ verdict: "run" });
-    expect(await decideCommand(input(SAFE, { approvedForSession: new Set([commandApprovalKey(SAFE)]) }))).toEqual({ verdict: "run" });
+    expect(await decideCommand(input(SAFE))).toEqual({ verdict: "run", sandboxed: true, env: safeCommandEnvironment(SAFE) });
+    expect(await decideCommand(input(SAFE, { approvalPolicy: "never" }))).toEqual({ verdict: "run", sandboxed: true });
+    expect(await decideCommand(input(SAFE, { approvalPolicy: "on-request", sandboxPolicy: FULL_ACCESS }))).toEqual({ verdict: "run", sandboxed: true });
+    expect(await decideCommand(input(SAFE, { approvedForSession: new Set([commandApprovalKey(SAFE)]) }))).toEqual({ verdict: "run", sandboxed: false });
   });
 });
 
@@ -262,7 +271,8 @@ describe("attacks are asked", () => {
   test.each(ATTACKS)("%s: %o", async (_label, command, cwd) => {
     const where = cwd === undefined ? {} : { cwd };
     expect(await verdict(command, where)).toBe("ask");
-    expect(await verdict(command, { ...where, approvalPolicy: "on-request" })).toBe("ask");
+    // on-request asks nothing: the command runs, but only inside the sandbox and without the safe environment.
+    expect(await decideCommand(input(command, { ...where, approvalPolicy: "on-request" }))).toEqual({ verdict: "run", sandboxed: true });
     expect(isKnownSafeCommand(command, cwd ?? repo)).toBe(false);
   });
 });
@@ -378,7 +388,7 @@ describe("the safe environment", () => {
 
   test("a git decision carries the git environment", async () => {
     const decision = await decideCommand(input(["git", "status"]));
-    expect(decision).toEqual({ verdict: "run", env: safeCommandEnvironment(["git", "status"]) });
+    expect(decision).toEqual({ verdict: "run", sandboxed: true, env: safeCommandEnvironment(["git", "status"]) });
   });
 
   test("applying it sets strings and removes undefineds, leaving the base alone", () => {

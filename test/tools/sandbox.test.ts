@@ -439,6 +439,8 @@ describe("bwrapArgs", () => {
       "/srv/project/.git",
       "--tmpfs",
       "/home/u/.llmx",
+      "--remount-ro",
+      "/home/u/.llmx",
       "--chdir",
       "/srv/project/src",
       "--",
