@@ -163,6 +163,34 @@ describe("restart intensity on real threads", () => {
   });
 });
 
+describe("a stop that arrives while a restart is starting", () => {
+  it.each(["shutdown", "terminate"] as const)("%s() leaves no worker running and the rollout free", async (how) => {
+    const home = await runtime.home();
+    const manager = runtime.manager();
+    const config = testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault: "exit", faultOn: "CRASH" } });
+    const { conversation, conversationId } = await manager.newConversation(config);
+    // The moment the restart starts (its rollout being read), the client gives up on the conversation.
+    let stopped: Promise<unknown> | undefined;
+    manager.onStateChange((change) => {
+      if (change.conversationId !== conversationId || change.state !== "spawning" || change.previous !== "restarting") return;
+      if (how === "shutdown") stopped = conversation.shutdown();
+      else conversation.terminate();
+    });
+    await conversation.submit(textInput("CRASH"));
+    await conversation.ended;
+    await stopped;
+    expect(infoOf(manager, conversationId)?.state).toBe(how === "shutdown" ? "removed" : "failed");
+
+    // A restart that went ahead anyway would start its worker right after reading the rollout: long before a
+    // new conversation has started and run a turn.
+    const other = await manager.newConversation(testConfig(home));
+    await runTurn(other.conversation, "hello");
+    expect(manager.liveConversations).toBe(1);
+    const resumed = await manager.resumeConversationFromRollout(config, conversation.rolloutPath);
+    expect(lastReply(await runTurn(resumed.conversation, "back?"))).toBe("seen: CRASH | back?");
+  });
+});
+
 describe("shutdown", () => {
   it("stops a sub-agent before its parent, and every conversation exactly once", async () => {
     const home = await runtime.home();

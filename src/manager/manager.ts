@@ -449,6 +449,8 @@ export class ConversationManager {
         if (incarnation === 0) return first;
         // A restart resumes the conversation from its own rollout: same id, same file.
         const history = await readRolloutHistory(rolloutPath, { home: config.home });
+        // Stopped or terminated while the rollout was read: nothing would ever stop a worker started now.
+        if (entry.actor.getSnapshot().status === "done") throw new LlmxError(`conversation ${conversationId} ended before it restarted`);
         return startLink({ type: "resumed", conversationId, history: history.items, rolloutPath });
       },
       isPermanentFailure,
