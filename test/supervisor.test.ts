@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  InternalAgentDiedError,
   InvalidConfigError,
   RestartIntensityError,
   WorkerCrashedError,
@@ -188,6 +189,21 @@ describe("a stop that arrives while a restart is starting", () => {
     expect(manager.liveConversations).toBe(1);
     const resumed = await manager.resumeConversationFromRollout(config, conversation.rolloutPath);
     expect(lastReply(await runTurn(resumed.conversation, "back?"))).toBe("seen: CRASH | back?");
+  });
+});
+
+describe("a conversation terminated before its worker started", () => {
+  it("is not registered and leaves no worker running", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager();
+    manager.onStateChange((change) => {
+      if (change.state === "spawning") manager.terminate(change.conversationId);
+    });
+    const error = await manager.newConversation(testConfig(home)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalAgentDiedError);
+    expect((error as Error).message).toMatch(/before it started/);
+    expect(manager.list()).toEqual([]);
+    await expect.poll(() => manager.liveConversations, { timeout: 5_000 }).toBe(0);
   });
 });
 

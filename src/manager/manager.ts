@@ -12,6 +12,7 @@ import {
   type ExitReason,
   type RestartBackoff,
   type RestartIntensity,
+  type WorkerHandle,
   type WorkerHost,
 } from "../../machines/conversation.machine.js";
 import type { ChildSpawnRequest, FromWorker } from "../channel/index.js";
@@ -20,6 +21,7 @@ import {
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
+  InternalAgentDiedError,
   InvalidConfigError,
   LlmxError,
   RolloutError,
@@ -310,7 +312,11 @@ export class ConversationManager {
     const sessionConfigured = snapshot.status === "done" ? undefined : await first;
     if (sessionConfigured === undefined) {
       this.supervised.delete(conversationId);
-      throw snapshot.context.cause ?? new SessionConfiguredNotFirstEventError(undefined);
+      if (snapshot.context.cause) throw snapshot.context.cause;
+      if (snapshot.context.stopRequested || snapshot.context.terminated) {
+        throw new InternalAgentDiedError(`conversation ${conversationId} was stopped before it started`);
+      }
+      throw new SessionConfiguredNotFirstEventError(undefined);
     }
     this.conversations.set(conversationId, conversation);
     return { conversationId, conversation, sessionConfigured };
@@ -474,7 +480,7 @@ export class ConversationManager {
       if (state === previous) return;
       const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
       previous = state;
-      this.onTransition(entry, change, snapshot.context.lastExit, snapshot.context.restarts);
+      this.onTransition(entry, change, snapshot.context);
       for (const listener of this.listeners) listener(change);
     });
     this.supervised.set(conversationId, entry);
@@ -483,17 +489,27 @@ export class ConversationManager {
   }
 
   /** What a state change means for the conversation's client: its handle, or its parent's worker. */
-  private onTransition(entry: Supervised, change: StateChange, lastExit: ExitReason | undefined, restarts: number): void {
-    const { conversation } = entry;
+  private onTransition(
+    entry: Supervised,
+    change: StateChange,
+    { lastExit, restarts, worker }: { lastExit: ExitReason | undefined; restarts: number; worker: WorkerHandle | undefined },
+  ): void {
+    const { conversation, link } = entry;
     if (change.state === "restarting" && conversation && change.cause && lastExit) {
       conversation.restarting(change.cause, lastExit, restarts);
     }
     if (change.state !== "removed" && change.state !== "failed") return;
     const end: ConversationEnd = change.state === "failed" && change.cause ? { ok: false, error: change.cause } : { ok: true };
+    // A worker the machine never took (it was stopped while spawning) has nobody else to end it.
+    const unclaimed = link !== undefined && !link.isEnded && worker !== link;
+    if (unclaimed) link.kill("killed");
     // A removed conversation's worker may run on (Codex's remove does not stop it); its handle ends with it.
-    if (conversation && !(change.state === "removed" && entry.link && !entry.link.isEnded)) conversation.finish(end);
+    const runsOn = change.state === "removed" && !unclaimed && link !== undefined && !link.isEnded;
+    if (conversation && !runsOn) conversation.finish(end);
     // A worker that died cannot release its rollout's lock itself; another process may take the session now.
-    if (entry.link?.isEnded) void releaseOwnRolloutLock(entry.rolloutPath).catch(() => undefined);
+    if (link && (link.isEnded || unclaimed)) {
+      void link.ended.then(() => releaseOwnRolloutLock(entry.rolloutPath)).catch(() => undefined);
+    }
     const parent = entry.parentId === undefined ? undefined : this.supervised.get(entry.parentId);
     if (parent) {
       parent.children.delete(entry.conversationId);
