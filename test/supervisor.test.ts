@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   InternalAgentDiedError,
   InvalidConfigError,
@@ -230,6 +230,22 @@ describe("shutdown", () => {
     }
     expect(statesOf(changes, root.conversationId).at(-1)).toBe("removed");
     expect(manager.liveConversations).toBe(0);
+  });
+
+  it("leaves conversations that already ended alone (nothing is sent to their finished machines)", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager();
+    const { conversation, conversationId } = await manager.newConversation(testConfig(home));
+    manager.terminate(conversationId);
+    await conversation.ended;
+    const warn = vi.spyOn(console, "warn");
+    try {
+      manager.terminate(conversationId);
+      await manager.shutdown();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it("keeps its deadline when a conversation on a hung thread never got to start", async () => {

@@ -8,6 +8,7 @@ import {
   conversationMachine,
   conversationState,
   type ChildSpec,
+  type ConversationMachineEvent,
   type ConversationState,
   type ExitReason,
   type RestartBackoff,
@@ -169,7 +170,7 @@ export class ConversationManager {
     if (entry && entry.parentId === undefined) {
       // Unsupervised from now on: the handle still ends when its worker does.
       const link = entry.link;
-      entry.actor.send({ type: "remove" });
+      this.tell(entry, { type: "remove" });
       if (link && conversation) {
         void link.ended.then((end) => conversation.finish(end.ok ? { ok: true } : { ok: false, error: end.error }));
       }
@@ -237,7 +238,7 @@ export class ConversationManager {
   terminate(conversationId: string): void {
     const entry = this.supervised.get(conversationId);
     if (entry === undefined) throw new ConversationNotFoundError(conversationId);
-    entry.actor.send({ type: "terminate" });
+    this.tell(entry, { type: "terminate" });
   }
 
   /** Every state change of every supervised conversation. Returns the unsubscribe function. */
@@ -269,7 +270,7 @@ export class ConversationManager {
       ...unsupervised.map((link) => link.ended),
     ]);
     if ((await withDeadline(this.clock, stopped, timeoutMs)) === undefined) {
-      for (const entry of this.supervised.values()) entry.actor.send({ type: "terminate" });
+      for (const entry of this.supervised.values()) this.tell(entry, { type: "terminate" });
       for (const link of unsupervised) link.kill("killed");
     }
     await this.threads.destroy();
@@ -279,7 +280,7 @@ export class ConversationManager {
   private async stopTree(entry: Supervised, timeoutMs: number): Promise<void> {
     const children = [...entry.children].flatMap((id) => this.supervised.get(id) ?? []);
     await Promise.all(children.map((child) => this.stopTree(child, timeoutMs)));
-    entry.actor.send({ type: "stop", timeoutMs });
+    this.tell(entry, { type: "stop", timeoutMs });
     await waitFor(entry.actor, (snapshot) => snapshot.status === "done");
   }
 
@@ -378,7 +379,7 @@ export class ConversationManager {
         break;
       }
       case "llmx/stop-child":
-        if (owner.children.has(message.conversationId)) this.supervised.get(message.conversationId)?.actor.send({ type: "terminate" });
+        if (owner.children.has(message.conversationId)) this.tell(this.supervised.get(message.conversationId), { type: "terminate" });
         break;
       default:
         break;
@@ -444,7 +445,7 @@ export class ConversationManager {
         this.running.delete(link);
         // A worker's sub-agents were wired to it: they stop with it.
         for (const childId of entry.children) {
-          this.supervised.get(childId)?.actor.send({ type: "stop", timeoutMs: ORPHAN_SHUTDOWN_TIMEOUT_MS });
+          this.tell(this.supervised.get(childId), { type: "stop", timeoutMs: ORPHAN_SHUTDOWN_TIMEOUT_MS });
         }
       });
       return link;
@@ -536,6 +537,11 @@ export class ConversationManager {
     for (const entry of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SUBAGENT_RECORDS))) {
       this.supervised.delete(entry.conversationId);
     }
+  }
+
+  /** Sends an event to a conversation's machine; one that has ended has nothing left to do with it. */
+  private tell(entry: Supervised | undefined, event: ConversationMachineEvent): void {
+    if (entry !== undefined && !this.isFinal(entry)) entry.actor.send(event);
   }
 
   private isFinal(entry: Supervised): boolean {
