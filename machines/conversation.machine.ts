@@ -76,8 +76,8 @@ export type ConversationMachineContext = ConversationMachineInput & {
   cause: Error | undefined;
   /** The client asked for this end (shutdown, terminate): nothing is restarted. */
   stopRequested: boolean;
-  /** The deadline of the stop under way, when its caller set one shorter than the spec's. */
-  stopTimeoutMs: number | undefined;
+  /** When the stop under way kills the worker (on the machine's clock): the earliest any stop asked for. */
+  stopDeadline: number | undefined;
   terminated: boolean;
 };
 
@@ -132,10 +132,7 @@ export const conversationMachine = setup({
   delays: {
     hangTimeout: ({ context }) => context.hangTimeoutMs,
     heartbeat: ({ context }) => heartbeatIntervalMs(context.hangTimeoutMs),
-    shutdownTimeout: ({ context }) => {
-      const spec = context.spec.shutdown === "brutal_kill" ? 0 : context.spec.shutdown;
-      return Math.min(spec, context.stopTimeoutMs ?? spec);
-    },
+    shutdownTimeout: ({ context }) => Math.max(0, (context.stopDeadline ?? context.now()) - context.now()),
     backoff: ({ context }) => {
       const attempt = Math.max(0, recentRestarts(context).length - 1);
       return Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** attempt);
@@ -185,10 +182,12 @@ export const conversationMachine = setup({
         cause: new RestartIntensityError(context.conversationId, maxRestarts, periodMs, { cause: context.cause }),
       };
     }),
-    askToStop: assign(({ event }) => ({
-      stopRequested: true,
-      stopTimeoutMs: event.type === "stop" ? event.timeoutMs : undefined,
-    })),
+    // A later stop never pushes the deadline back (nor asks again): a caller's shorter deadline holds.
+    askToStop: assign(({ context, event }) => {
+      const spec = context.spec.shutdown === "brutal_kill" ? 0 : context.spec.shutdown;
+      const deadline = context.now() + Math.min(spec, (event.type === "stop" ? event.timeoutMs : undefined) ?? spec);
+      return { stopRequested: true, stopDeadline: Math.min(deadline, context.stopDeadline ?? deadline) };
+    }),
     markTerminated: assign({ terminated: true }),
     stopWorker: ({ context }) => {
       if (context.spec.shutdown === "brutal_kill") context.worker?.kill("killed");
@@ -210,7 +209,7 @@ export const conversationMachine = setup({
     lastExit: undefined,
     cause: undefined,
     stopRequested: false,
-    stopTimeoutMs: undefined,
+    stopDeadline: undefined,
     terminated: false,
   }),
   initial: "spawning",
@@ -255,7 +254,10 @@ export const conversationMachine = setup({
         hung: { entry: "killHungWorker" },
         stopping: {
           entry: "stopWorker",
-          after: { shutdownTimeout: { actions: "killWorker" } },
+          // Only the deadline is rescheduled by another stop; the worker was asked once.
+          on: { stop: { target: ".waiting", actions: "askToStop" } },
+          initial: "waiting",
+          states: { waiting: { after: { shutdownTimeout: { actions: "killWorker" } } } },
         },
       },
       on: {
@@ -295,6 +297,7 @@ export function conversationState(value: unknown): ConversationState {
     const running = (value as { running: unknown }).running;
     if (running === "hung") return "active";
     if (typeof running === "string") return running as ConversationState;
+    if (typeof running === "object" && running !== null && "stopping" in running) return "stopping";
     return "active";
   }
   throw new Error(`unexpected conversation machine state: ${JSON.stringify(value)}`);

@@ -322,6 +322,32 @@ describe("conversation machine: shutdown", () => {
     expect(s.current().kills).toEqual(["killed"]);
   });
 
+  it("a second stop asks the worker nothing more and never pushes the deadline back", async () => {
+    const s = supervise({ shutdown: 5_000 });
+    await s.startActive();
+    s.actor.send({ type: "stop", timeoutMs: 100 });
+    await s.advance(50);
+    s.actor.send({ type: "stop", timeoutMs: 5_000 });
+    s.actor.send({ type: "stop" });
+    await s.advance(49);
+    expect(s.current()).toMatchObject({ stops: 1, kills: [] });
+    await s.advance(1);
+    expect(s.current().kills).toEqual(["killed"]);
+    expect(s.states).toEqual(["spawning", "awaitingSessionConfigured", "active", "stopping", "failed"]);
+  });
+
+  it("a second stop with a shorter deadline brings the kill forward", async () => {
+    const s = supervise({ shutdown: 5_000 });
+    await s.startActive();
+    s.actor.send({ type: "stop" });
+    await s.advance(1_000);
+    s.actor.send({ type: "stop", timeoutMs: 100 });
+    await s.advance(99);
+    expect(s.current()).toMatchObject({ stops: 1, kills: [] });
+    await s.advance(1);
+    expect(s.current().kills).toEqual(["killed"]);
+  });
+
   it("brutal_kill kills at once instead of asking", async () => {
     const s = supervise({ shutdown: "brutal_kill" });
     await s.startActive();

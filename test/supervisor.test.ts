@@ -248,6 +248,24 @@ describe("shutdown", () => {
     }
   });
 
+  it("a conversation's own shutdown deadline holds when the manager's shutdown, with a longer one, comes next", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager();
+    const { conversation } = await manager.newConversation(
+      testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault: "hang" }, shutdown: 60_000 }),
+    );
+    await conversation.submit(textInput("hang"));
+    let deltas = 0;
+    while (deltas < 3) if ((await conversation.nextEvent()).msg.type === "agent_message_delta") deltas += 1;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the fixture's loop starts spinning 20 ms after its last delta
+
+    const ended = conversation.shutdown({ timeoutMs: 300 });
+    const managerDone = manager.shutdown({ timeoutMs: 60_000 });
+    // Past its own 300 ms the conversation is killed; waiting for the manager's minute would time the test out.
+    expect(await ended).toMatchObject({ ok: false, error: { reason: "killed" } });
+    await managerDone;
+  }, 15_000);
+
   it("keeps its deadline when a conversation on a hung thread never got to start", async () => {
     const home = await runtime.home();
     const manager = runtime.manager({ conversationsPerThread: 4, maxConversations: 4 });
