@@ -62,7 +62,14 @@ describe("the hang watchdog", () => {
 
     const events = await untilRestarted(victim.conversation);
     expect(events.slice(-3)).toEqual([
-      { id: hanging, msg: { type: "error", message: expect.stringContaining("hung"), code: "worker_crashed" } },
+      {
+        id: hanging,
+        msg: {
+          type: "error",
+          message: `conversation ${victim.conversationId} worker stopped answering (hung) and was killed: its event loop did not answer the heartbeat in time`,
+          code: "worker_crashed",
+        },
+      },
       { id: hanging, msg: { type: "task_complete", last_agent_message: null } },
       { id: "", msg: { type: "conversation_restarted", reason: "hung", restarts: 1 } },
     ]);
@@ -133,6 +140,9 @@ describe("dense mode: a thread's end reaches every conversation on it", () => {
         restarts: 1,
       });
       await expect.poll(() => infoOf(manager, conversationId)?.state, { timeout: 10_000 }).toBe("active");
+      expect(infoOf(manager, conversationId)?.cause?.message).toBe(
+        `conversation ${conversationId} worker was killed: its thread was ended by the supervisor (another conversation on it was killed)`,
+      );
       expect(lastReply(await runTurn(conversation, "still here?"))).toBe('Offline reply #1: you said "still here?".');
     }
   });
@@ -305,12 +315,12 @@ describe("a sub-agent killed by its supervisor", () => {
         id: turnId,
         msg: {
           type: "error",
-          message: expect.stringMatching(new RegExp(`^sub-agent failed: conversation ${childId} worker was killed`)),
+          message: `sub-agent failed: conversation ${childId} worker was killed: ended by its supervisor`,
           code: "worker_crashed",
         },
       },
     ]);
-    expect(lastReply(events)).toMatch(/^Tool said: sub-agent failed: conversation \S+ worker was killed/);
+    expect(lastReply(events)).toBe(`Tool said: sub-agent failed: conversation ${childId} worker was killed: ended by its supervisor`);
     expect(infoOf(manager, childId)).toMatchObject({ state: "failed", lastExit: "killed", cause: { reason: "killed" } });
     expect(infoOf(manager, root.conversationId)).toMatchObject({ state: "active", restarts: 0 });
   });

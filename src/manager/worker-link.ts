@@ -180,14 +180,21 @@ export class WorkerLink implements WorkerHandle {
     const outOfMemory = [facts.error, raw].some((e) => (e as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY");
     let reason: ExitReason;
     let cause: unknown;
-    if (this.killReason !== undefined) [reason, cause] = [this.killReason, raw];
-    else if (outOfMemory) [reason, cause] = ["out_of_memory", facts.error ?? raw];
+    // When llmx ended the thread, llmx says why; the thread pool's own words ("The task has been aborted") are
+    // an implementation detail, kept as the cause.
+    let detail: string | undefined;
+    if (this.killReason !== undefined) {
+      [reason, cause] = [this.killReason, raw];
+      detail = this.killReason === "hung" ? "its event loop did not answer the heartbeat in time" : "ended by its supervisor";
+    } else if (outOfMemory) [reason, cause] = ["out_of_memory", facts.error ?? raw];
     else if (this.fatal !== undefined) [reason, cause] = ["threw", this.fatal];
-    else if (facts.killedFor !== undefined) [reason, cause] = ["killed", raw];
-    else if (facts.error !== undefined) [reason, cause] = ["threw", facts.error];
+    else if (facts.killedFor !== undefined) {
+      [reason, cause] = ["killed", raw];
+      detail = `its thread was ended by the supervisor (another conversation on it was ${facts.killedFor === "hung" ? "hung" : "killed"})`;
+    } else if (facts.error !== undefined) [reason, cause] = ["threw", facts.error];
     else if (facts.exitCode !== undefined) [reason, cause] = ["exited", raw];
     else [reason, cause] = ["threw", raw];
-    const detail = cause instanceof Error ? cause.message : String(cause);
+    detail ??= cause instanceof Error ? cause.message : String(cause);
     const message = `conversation ${this.conversationId} worker ${DESCRIBE[reason]}: ${detail}`;
     return { ok: false, reason, error: new WorkerCrashedError(this.conversationId, reason, message, { cause }) };
   }
