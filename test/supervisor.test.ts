@@ -359,7 +359,10 @@ describe("a config that cannot start", () => {
   it("an incomplete config rejects with InvalidConfigError and registers nothing", async () => {
     const manager = runtime.manager();
     const changes = recordChanges(manager);
-    await expect(manager.newConversation({} as never)).rejects.toBeInstanceOf(InvalidConfigError);
+    const error = await manager.newConversation({} as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as Error).message).toMatch(/missing cwd, home, model, modelProvider, approvalPolicy, sandboxPolicy/);
+    await expect(manager.newConversation(undefined as never)).rejects.toBeInstanceOf(InvalidConfigError);
     expect(manager.list()).toEqual([]);
     expect(changes).toEqual([]);
     expect(manager.liveConversations).toBe(0);

@@ -595,6 +595,9 @@ function isPermanentFailure(error: Error): boolean {
 
 /** A config missing what every session needs fails here, typed, instead of deep inside a worker. */
 function validateConfig(config: ConversationConfig): void {
+  if (typeof config !== "object" || config === null) {
+    throw new InvalidConfigError("a conversation needs a config object (build it with createConfig())");
+  }
   const missing = (["cwd", "home", "model", "modelProvider", "approvalPolicy", "sandboxPolicy"] as const).filter(
     (key) => config[key] === undefined || config[key] === null || config[key] === "",
   );
