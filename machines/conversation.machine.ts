@@ -2,7 +2,8 @@
 // `startWorker` starts an incarnation of the conversation's worker (the first from the caller's history, every
 // later one resumed from the conversation's own rollout), `watchWorker` turns that worker's life into events.
 // A crash is handled by the child spec (temporary / transient / permanent) within the restart intensity, with a
-// backoff; a worker whose event loop stops answering the heartbeat is killed as `hung`. Every timer comes from
+// backoff; a worker whose event loop stops answering the heartbeat, or that does not start running in time, is
+// killed as `hung`. Every timer comes from
 // the actor system's clock, so tests run on simulated time. Tests provide a fake host (no threads).
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import { RestartIntensityError } from "../src/errors.js";
@@ -32,6 +33,8 @@ export type WorkerEnd = { ok: true; requested: boolean } | { ok: false; reason: 
 
 /** One incarnation of a conversation's worker, as the machine sees it. */
 export interface WorkerHandle {
+  /** Resolves once the worker's task runs (its thread started, its modules loaded): from then on it answers pings. */
+  readonly ready: Promise<unknown>;
   /** Resolves once the session announced itself properly; rejects when its first event was anything else. */
   readonly configured: Promise<unknown>;
   readonly ended: Promise<WorkerEnd>;
@@ -59,6 +62,11 @@ export type ConversationMachineInput = {
   intensity: RestartIntensity;
   backoff: RestartBackoff;
   hangTimeoutMs: number;
+  /**
+   * How long a new worker gets to start running (a thread found or started, its modules loaded: not yet its own
+   * event loop, so not the hang timeout) before it is killed as hung.
+   */
+  startTimeoutMs: number;
   /** Reads the current time (the same clock the actor system's timers run on). */
   now(): number;
 };
@@ -82,6 +90,7 @@ export type ConversationMachineContext = ConversationMachineInput & {
 };
 
 export type ConversationMachineEvent =
+  | { type: "worker.ready" }
   | { type: "worker.configured" }
   | { type: "worker.firstEventInvalid"; error: Error }
   | { type: "worker.ended"; end: WorkerEnd }
@@ -117,6 +126,7 @@ export const conversationMachine = setup({
       const report = (event: ConversationMachineEvent): void => {
         if (watching) sendBack(event);
       };
+      void input.worker.ready.then(() => report({ type: "worker.ready" }));
       input.worker.configured.then(
         () => report({ type: "worker.configured" }),
         (error: unknown) => report({ type: "worker.firstEventInvalid", error: error as Error }),
@@ -131,6 +141,7 @@ export const conversationMachine = setup({
   },
   delays: {
     hangTimeout: ({ context }) => context.hangTimeoutMs,
+    startTimeout: ({ context }) => context.startTimeoutMs,
     heartbeat: ({ context }) => heartbeatIntervalMs(context.hangTimeoutMs),
     shutdownTimeout: ({ context }) => Math.max(0, (context.stopDeadline ?? context.now()) - context.now()),
     backoff: ({ context }) => {
@@ -238,7 +249,15 @@ export const conversationMachine = setup({
             "worker.configured": { target: "active", actions: "markStarted" },
             "worker.firstEventInvalid": { target: "#conversation.failed", actions: ["recordInvalidFirstEvent", "killWorker"] },
           },
-          after: { hangTimeout: "hung" },
+          initial: "starting",
+          states: {
+            starting: {
+              on: { "worker.ready": "started" },
+              after: { startTimeout: "#conversation.running.hung" },
+            },
+            // Running: its session has the hang timeout to announce itself.
+            started: { after: { hangTimeout: "#conversation.running.hung" } },
+          },
         },
         active: {
           initial: "healthy",
@@ -297,7 +316,10 @@ export function conversationState(value: unknown): ConversationState {
     const running = (value as { running: unknown }).running;
     if (running === "hung") return "active";
     if (typeof running === "string") return running as ConversationState;
-    if (typeof running === "object" && running !== null && "stopping" in running) return "stopping";
+    if (typeof running === "object" && running !== null) {
+      if ("stopping" in running) return "stopping";
+      if ("awaitingSessionConfigured" in running) return "awaitingSessionConfigured";
+    }
     return "active";
   }
   throw new Error(`unexpected conversation machine state: ${JSON.stringify(value)}`);

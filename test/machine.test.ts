@@ -16,6 +16,9 @@ import { ManualClock } from "../src/util/clock.js";
 
 type FakeWorker = WorkerHandle & {
   incarnation: number;
+  /** Its task runs: it answers pings from now on. */
+  run(): void;
+  /** Announces its session (running first, if it was not yet). */
   configure(): void;
   end(end: WorkerEnd): void;
   pong(): void;
@@ -25,14 +28,20 @@ type FakeWorker = WorkerHandle & {
 };
 
 function fakeWorker(incarnation: number): FakeWorker {
+  let run!: () => void;
   let configure!: () => void;
   let end!: (end: WorkerEnd) => void;
   const listeners = new Set<() => void>();
   const worker: FakeWorker = {
     incarnation,
+    ready: new Promise<void>((resolve) => (run = resolve)),
     configured: new Promise<void>((resolve) => (configure = resolve)),
     ended: new Promise<WorkerEnd>((resolve) => (end = resolve)),
-    configure: () => configure(),
+    run: () => run(),
+    configure: () => {
+      run();
+      configure();
+    },
     end: (e) => end(e),
     pong: () => listeners.forEach((listener) => listener()),
     pings: 0,
@@ -54,6 +63,7 @@ function fakeWorker(incarnation: number): FakeWorker {
 }
 
 const HANG_TIMEOUT_MS = 1_000;
+const START_TIMEOUT_MS = 5_000;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 function supervise(spec: Partial<ChildSpec> = {}, options: { maxRestarts?: number; periodMs?: number } = {}) {
@@ -76,6 +86,7 @@ function supervise(spec: Partial<ChildSpec> = {}, options: { maxRestarts?: numbe
       intensity: { maxRestarts: options.maxRestarts ?? 2, periodMs: options.periodMs ?? 10_000 },
       backoff: { initialMs: 100, maxMs: 400 },
       hangTimeoutMs: HANG_TIMEOUT_MS,
+      startTimeoutMs: START_TIMEOUT_MS,
       now: () => clock.now().getTime(),
     },
   });
@@ -294,11 +305,33 @@ describe("conversation machine: heartbeat", () => {
     expect(s.workers).toHaveLength(2);
   });
 
-  it("kills a worker that never announces itself within the hang timeout", async () => {
+  it("kills a running worker that never announces itself within the hang timeout", async () => {
     const s = supervise();
-    await s.advance(HANG_TIMEOUT_MS);
+    await s.advance(HANG_TIMEOUT_MS / 2);
+    s.current().run();
+    await s.advance(HANG_TIMEOUT_MS - 1);
+    expect(s.current().kills).toEqual([]);
+    await s.advance(1);
     expect(s.workers[0]?.kills).toEqual(["hung"]);
     expect(s.states.at(-1)).toBe("failed");
+  });
+
+  it("gives a worker whose thread is still starting the start timeout, not the hang timeout", async () => {
+    const s = supervise();
+    await s.advance(START_TIMEOUT_MS - 1);
+    expect(s.current().kills).toEqual([]);
+    expect(s.states.at(-1)).toBe("awaitingSessionConfigured");
+    await s.advance(1);
+    expect(s.workers[0]?.kills).toEqual(["hung"]);
+    expect(s.states.at(-1)).toBe("failed");
+  });
+
+  it("a worker that started slowly is watched by the heartbeat once its session is announced", async () => {
+    const s = supervise();
+    await s.advance(START_TIMEOUT_MS - 1);
+    await s.startActive();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS) + HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual(["hung"]);
   });
 });
 

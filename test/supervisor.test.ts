@@ -66,7 +66,7 @@ describe("the hang watchdog", () => {
         id: hanging,
         msg: {
           type: "error",
-          message: `conversation ${victim.conversationId} worker stopped answering (hung) and was killed: its event loop did not answer the heartbeat in time`,
+          message: `conversation ${victim.conversationId} worker stopped answering (hung) and was killed: it did not answer in time`,
           code: "worker_crashed",
         },
       },
@@ -84,6 +84,18 @@ describe("the hang watchdog", () => {
       expect(statesOf(changes, conversationId)).toEqual(["spawning", "awaitingSessionConfigured", "active"]);
       expect(infoOf(manager, conversationId)).toMatchObject({ state: "active", restarts: 0, lastExit: undefined });
     }
+  });
+});
+
+describe("a worker slow to start", () => {
+  it("is not killed as hung while its thread loads: the hang timeout counts from when it runs", async () => {
+    const home = await runtime.home();
+    // Its module takes longer to load than the hang timeout.
+    const manager = runtime.manager({ workerFilename: path.join(FIXTURES, "workers/slow-start.worker.mjs"), hangTimeoutMs: 1_000 });
+    const changes = recordChanges(manager);
+    const { conversation, conversationId } = await manager.newConversation(testConfig(home));
+    expect(lastReply(await runTurn(conversation, "hello"))).toBe('Offline reply #1: you said "hello".');
+    expect(statesOf(changes, conversationId)).toEqual(["spawning", "awaitingSessionConfigured", "active"]);
   });
 });
 

@@ -55,6 +55,11 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
   restartBackoff?: RestartBackoff;
   /** A worker whose event loop does not answer the heartbeat for this long is killed as hung (default 30 s). */
   hangTimeoutMs?: number;
+  /**
+   * How long a new worker gets to start running (its thread started, its modules loaded), which is not yet its
+   * event loop's to answer for, before it is killed as hung (default 30 s, or the hang timeout if longer).
+   */
+  startTimeoutMs?: number;
   /** Drives every supervision timer and timestamp; tests pass a ManualClock. */
   clock?: Clock;
   ids?: IdSource;
@@ -63,6 +68,7 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
 export const DEFAULT_RESTART_INTENSITY: RestartIntensity = { maxRestarts: 3, periodMs: 60_000 };
 export const DEFAULT_RESTART_BACKOFF: RestartBackoff = { initialMs: 100, maxMs: 5_000 };
 export const DEFAULT_HANG_TIMEOUT_MS = 30_000;
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** How long a conversation gets to shut down before it is killed, unless its config or the caller says otherwise. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** How long a sub-agent left behind by its parent's worker gets to shut down. */
@@ -127,6 +133,7 @@ export class ConversationManager {
   private readonly intensity: RestartIntensity;
   private readonly backoff: RestartBackoff;
   private readonly hangTimeoutMs: number;
+  private readonly startTimeoutMs: number;
   /** Conversations reachable by id (Codex's map). */
   private readonly conversations = new Map<string, Conversation>();
   /** Every conversation under supervision, including ended ones until they are removed. */
@@ -150,6 +157,7 @@ export class ConversationManager {
     this.intensity = options.restartIntensity ?? DEFAULT_RESTART_INTENSITY;
     this.backoff = options.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.hangTimeoutMs = options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
+    this.startTimeoutMs = options.startTimeoutMs ?? Math.max(DEFAULT_START_TIMEOUT_MS, this.hangTimeoutMs);
   }
 
   async newConversation(config: ConversationConfig): Promise<NewConversation> {
@@ -471,6 +479,7 @@ export class ConversationManager {
         intensity: this.intensity,
         backoff: this.backoff,
         hangTimeoutMs: this.hangTimeoutMs,
+        startTimeoutMs: this.startTimeoutMs,
         now: () => this.clock.now().getTime(),
       },
     });

@@ -43,6 +43,7 @@ export class WorkerLink implements WorkerHandle {
   readonly conversationId: string;
   /** A sub-agent's client port, for its parent's worker. */
   readonly childPort: MessagePort | undefined;
+  readonly ready: Promise<void>;
   readonly configured: Promise<EventMsgOf<"session_configured"> | undefined>;
   readonly ended: Promise<WorkerEnd>;
   threadId: number | undefined;
@@ -60,6 +61,8 @@ export class WorkerLink implements WorkerHandle {
   constructor(options: WorkerLinkOptions) {
     this.conversationId = options.conversationId;
     this.threads = options.threads;
+    let ready!: () => void;
+    this.ready = new Promise((resolve) => (ready = resolve));
     let configured!: (msg: EventMsgOf<"session_configured"> | undefined) => void;
     let invalid!: (error: Error) => void;
     this.configured = new Promise((resolve, reject) => ((configured = resolve), (invalid = reject)));
@@ -96,6 +99,7 @@ export class WorkerLink implements WorkerHandle {
               this.threadId = message.threadId;
               if (message.threadId !== undefined) this.threads.watch(message.threadId);
               if (this.killReason !== undefined) this.kill(this.killReason);
+              ready();
               break;
             case "llmx/pong":
               for (const listener of this.pongListeners) listener();
@@ -185,7 +189,7 @@ export class WorkerLink implements WorkerHandle {
     let detail: string | undefined;
     if (this.killReason !== undefined) {
       [reason, cause] = [this.killReason, raw];
-      detail = this.killReason === "hung" ? "its event loop did not answer the heartbeat in time" : "ended by its supervisor";
+      detail = this.killReason === "hung" ? "it did not answer in time" : "ended by its supervisor";
     } else if (outOfMemory) [reason, cause] = ["out_of_memory", facts.error ?? raw];
     else if (this.fatal !== undefined) [reason, cause] = ["threw", this.fatal];
     else if (facts.killedFor !== undefined) {
