@@ -44,6 +44,8 @@ export interface WorkerHandle {
   kill(reason: "killed" | "hung"): void;
   /** Sends a heartbeat; `onPong` listeners hear the answer. */
   ping(): void;
+  /** Takes in whatever the worker has already sent (a pong among it reaches `onPong` listeners now). */
+  drain(): void;
   onPong(listener: () => void): () => void;
 }
 
@@ -207,6 +209,7 @@ export const conversationMachine = setup({
     killWorker: ({ context }) => context.worker?.kill("killed"),
     killHungWorker: ({ context }) => context.worker?.kill("hung"),
     ping: ({ context }) => context.worker?.ping(),
+    drainWorker: ({ context }) => context.worker?.drain(),
   },
 }).createMachine({
   id: "conversation",
@@ -266,7 +269,14 @@ export const conversationMachine = setup({
             probing: {
               entry: "ping",
               on: { "worker.pong": "healthy" },
-              after: { hangTimeout: "#conversation.running.hung" },
+              after: { hangTimeout: "confirming" },
+            },
+            // Past the deadline, the supervisor's own loop may be what was late (busy, starved): a pong that has
+            // already arrived and waits to be read counts. Only then is the worker hung.
+            confirming: {
+              entry: "drainWorker",
+              on: { "worker.pong": "healthy" },
+              after: { 0: "#conversation.running.hung" },
             },
           },
         },

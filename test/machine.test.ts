@@ -22,6 +22,8 @@ type FakeWorker = WorkerHandle & {
   configure(): void;
   end(end: WorkerEnd): void;
   pong(): void;
+  /** A pong that has arrived but waits in the supervisor's inbox: only `drain()` takes it in. */
+  pongInInbox(): void;
   pings: number;
   stops: number;
   kills: ("killed" | "hung")[];
@@ -32,6 +34,7 @@ function fakeWorker(incarnation: number): FakeWorker {
   let configure!: () => void;
   let end!: (end: WorkerEnd) => void;
   const listeners = new Set<() => void>();
+  let inbox = false;
   const worker: FakeWorker = {
     incarnation,
     ready: new Promise<void>((resolve) => (run = resolve)),
@@ -44,6 +47,12 @@ function fakeWorker(incarnation: number): FakeWorker {
     },
     end: (e) => end(e),
     pong: () => listeners.forEach((listener) => listener()),
+    pongInInbox: () => void (inbox = true),
+    drain: () => {
+      if (!inbox) return;
+      inbox = false;
+      worker.pong();
+    },
     pings: 0,
     stops: 0,
     kills: [],
@@ -303,6 +312,19 @@ describe("conversation machine: heartbeat", () => {
     expect(s.context().lastExit).toBe("hung");
     await s.advance(100);
     expect(s.workers).toHaveLength(2);
+  });
+
+  it("a pong that arrived before the deadline but was not read yet (the supervisor was busy) counts", async () => {
+    const s = supervise();
+    await s.startActive();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+    s.current().pongInInbox();
+    await s.advance(HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual([]);
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
+    // It is still watched: silent from then on, it is killed.
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS) + HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual(["hung"]);
   });
 
   it("kills a running worker that never announces itself within the hang timeout", async () => {

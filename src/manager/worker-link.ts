@@ -162,6 +162,10 @@ export class WorkerLink implements WorkerHandle {
     // Otherwise the worker has not started yet: it is killed as soon as it says where it runs.
   }
 
+  drain(): void {
+    this.port.drain();
+  }
+
   ping(): void {
     this.port.send({ type: "llmx/ping", seq: this.nextPing++ });
   }
