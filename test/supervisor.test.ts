@@ -45,19 +45,20 @@ const infoOf = (manager: ConversationManager, conversationId: string) =>
 describe("the hang watchdog", () => {
   it("kills a worker spinning a synchronous loop as hung and restarts it, and never a neighbour busy with async work", async () => {
     const home = await runtime.home();
-    const manager = runtime.manager({ maxConversations: 3, minThreads: 3, hangTimeoutMs: 1_000 });
+    // Small, yet with room for the synchronous parts of spawning a command on a loaded machine (fork and exec).
+    const manager = runtime.manager({ maxConversations: 3, minThreads: 3, hangTimeoutMs: 2_000 });
     const changes = recordChanges(manager);
 
     const victim = await manager.newConversation(
       testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault: "hang", faultOn: "HANG" } }),
     );
-    // A long stream: ~150 deltas, one every 20 ms, several hang timeouts long.
-    const streamer = await manager.newConversation(testConfig(home, { modelOptions: { deltaDelayMs: 20, repeat: 20 } }));
+    // A long stream: 140 deltas, one every 40 ms, several hang timeouts long.
+    const streamer = await manager.newConversation(testConfig(home, { modelOptions: { deltaDelayMs: 40, repeat: 20 } }));
     // A command that outlasts the hang timeout several times over.
     const commander = await manager.newConversation(mock.config(home, { approvalPolicy: "never" }));
 
     const streaming = runTurn(streamer.conversation, "keep streaming");
-    const commanding = runTurn(commander.conversation, "RUNSHELL: sleep 3; echo slept");
+    const commanding = runTurn(commander.conversation, "RUNSHELL: sleep 5; echo slept");
     const hanging = await victim.conversation.submit(textInput("HANG now"));
 
     const events = await untilRestarted(victim.conversation);
