@@ -2,7 +2,8 @@
 // `startWorker` starts an incarnation of the conversation's worker (the first from the caller's history, every
 // later one resumed from the conversation's own rollout), `watchWorker` turns that worker's life into events.
 // A crash is handled by the child spec (temporary / transient / permanent) within the restart intensity, with a
-// backoff; a worker whose event loop stops answering the heartbeat is killed as `hung`. Every timer comes from
+// backoff; a worker whose event loop stops answering the heartbeat, or that does not start running in time, is
+// killed as `hung`. Every timer comes from
 // the actor system's clock, so tests run on simulated time. Tests provide a fake host (no threads).
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import { RestartIntensityError } from "../src/errors.js";
@@ -32,6 +33,8 @@ export type WorkerEnd = { ok: true; requested: boolean } | { ok: false; reason: 
 
 /** One incarnation of a conversation's worker, as the machine sees it. */
 export interface WorkerHandle {
+  /** Resolves once the worker's task runs (its thread started, its modules loaded): from then on it answers pings. */
+  readonly ready: Promise<unknown>;
   /** Resolves once the session announced itself properly; rejects when its first event was anything else. */
   readonly configured: Promise<unknown>;
   readonly ended: Promise<WorkerEnd>;
@@ -41,6 +44,8 @@ export interface WorkerHandle {
   kill(reason: "killed" | "hung"): void;
   /** Sends a heartbeat; `onPong` listeners hear the answer. */
   ping(): void;
+  /** Takes in whatever the worker has already sent (a pong among it reaches `onPong` listeners now). */
+  drain(): void;
   onPong(listener: () => void): () => void;
 }
 
@@ -59,6 +64,11 @@ export type ConversationMachineInput = {
   intensity: RestartIntensity;
   backoff: RestartBackoff;
   hangTimeoutMs: number;
+  /**
+   * How long a new worker gets to start running (a thread found or started, its modules loaded: not yet its own
+   * event loop, so not the hang timeout) before it is killed as hung.
+   */
+  startTimeoutMs: number;
   /** Reads the current time (the same clock the actor system's timers run on). */
   now(): number;
 };
@@ -76,12 +86,13 @@ export type ConversationMachineContext = ConversationMachineInput & {
   cause: Error | undefined;
   /** The client asked for this end (shutdown, terminate): nothing is restarted. */
   stopRequested: boolean;
-  /** The deadline of the stop under way, when its caller set one shorter than the spec's. */
-  stopTimeoutMs: number | undefined;
+  /** When the stop under way kills the worker (on the machine's clock): the earliest any stop asked for. */
+  stopDeadline: number | undefined;
   terminated: boolean;
 };
 
 export type ConversationMachineEvent =
+  | { type: "worker.ready" }
   | { type: "worker.configured" }
   | { type: "worker.firstEventInvalid"; error: Error }
   | { type: "worker.ended"; end: WorkerEnd }
@@ -117,6 +128,7 @@ export const conversationMachine = setup({
       const report = (event: ConversationMachineEvent): void => {
         if (watching) sendBack(event);
       };
+      void input.worker.ready.then(() => report({ type: "worker.ready" }));
       input.worker.configured.then(
         () => report({ type: "worker.configured" }),
         (error: unknown) => report({ type: "worker.firstEventInvalid", error: error as Error }),
@@ -131,11 +143,9 @@ export const conversationMachine = setup({
   },
   delays: {
     hangTimeout: ({ context }) => context.hangTimeoutMs,
+    startTimeout: ({ context }) => context.startTimeoutMs,
     heartbeat: ({ context }) => heartbeatIntervalMs(context.hangTimeoutMs),
-    shutdownTimeout: ({ context }) => {
-      const spec = context.spec.shutdown === "brutal_kill" ? 0 : context.spec.shutdown;
-      return Math.min(spec, context.stopTimeoutMs ?? spec);
-    },
+    shutdownTimeout: ({ context }) => Math.max(0, (context.stopDeadline ?? context.now()) - context.now()),
     backoff: ({ context }) => {
       const attempt = Math.max(0, recentRestarts(context).length - 1);
       return Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** attempt);
@@ -185,10 +195,12 @@ export const conversationMachine = setup({
         cause: new RestartIntensityError(context.conversationId, maxRestarts, periodMs, { cause: context.cause }),
       };
     }),
-    askToStop: assign(({ event }) => ({
-      stopRequested: true,
-      stopTimeoutMs: event.type === "stop" ? event.timeoutMs : undefined,
-    })),
+    // A later stop never pushes the deadline back (nor asks again): a caller's shorter deadline holds.
+    askToStop: assign(({ context, event }) => {
+      const spec = context.spec.shutdown === "brutal_kill" ? 0 : context.spec.shutdown;
+      const deadline = context.now() + Math.min(spec, (event.type === "stop" ? event.timeoutMs : undefined) ?? spec);
+      return { stopRequested: true, stopDeadline: Math.min(deadline, context.stopDeadline ?? deadline) };
+    }),
     markTerminated: assign({ terminated: true }),
     stopWorker: ({ context }) => {
       if (context.spec.shutdown === "brutal_kill") context.worker?.kill("killed");
@@ -197,6 +209,7 @@ export const conversationMachine = setup({
     killWorker: ({ context }) => context.worker?.kill("killed"),
     killHungWorker: ({ context }) => context.worker?.kill("hung"),
     ping: ({ context }) => context.worker?.ping(),
+    drainWorker: ({ context }) => context.worker?.drain(),
   },
 }).createMachine({
   id: "conversation",
@@ -210,7 +223,7 @@ export const conversationMachine = setup({
     lastExit: undefined,
     cause: undefined,
     stopRequested: false,
-    stopTimeoutMs: undefined,
+    stopDeadline: undefined,
     terminated: false,
   }),
   initial: "spawning",
@@ -239,7 +252,15 @@ export const conversationMachine = setup({
             "worker.configured": { target: "active", actions: "markStarted" },
             "worker.firstEventInvalid": { target: "#conversation.failed", actions: ["recordInvalidFirstEvent", "killWorker"] },
           },
-          after: { hangTimeout: "hung" },
+          initial: "starting",
+          states: {
+            starting: {
+              on: { "worker.ready": "started" },
+              after: { startTimeout: "#conversation.running.hung" },
+            },
+            // Running: its session has the hang timeout to announce itself.
+            started: { after: { hangTimeout: "#conversation.running.hung" } },
+          },
         },
         active: {
           initial: "healthy",
@@ -248,14 +269,24 @@ export const conversationMachine = setup({
             probing: {
               entry: "ping",
               on: { "worker.pong": "healthy" },
-              after: { hangTimeout: "#conversation.running.hung" },
+              after: { hangTimeout: "confirming" },
+            },
+            // Past the deadline, the supervisor's own loop may be what was late (busy, starved): a pong that has
+            // already arrived and waits to be read counts. Only then is the worker hung.
+            confirming: {
+              entry: "drainWorker",
+              on: { "worker.pong": "healthy" },
+              after: { 0: "#conversation.running.hung" },
             },
           },
         },
         hung: { entry: "killHungWorker" },
         stopping: {
           entry: "stopWorker",
-          after: { shutdownTimeout: { actions: "killWorker" } },
+          // Only the deadline is rescheduled by another stop; the worker was asked once.
+          on: { stop: { target: ".waiting", actions: "askToStop" } },
+          initial: "waiting",
+          states: { waiting: { after: { shutdownTimeout: { actions: "killWorker" } } } },
         },
       },
       on: {
@@ -295,6 +326,10 @@ export function conversationState(value: unknown): ConversationState {
     const running = (value as { running: unknown }).running;
     if (running === "hung") return "active";
     if (typeof running === "string") return running as ConversationState;
+    if (typeof running === "object" && running !== null) {
+      if ("stopping" in running) return "stopping";
+      if ("awaitingSessionConfigured" in running) return "awaitingSessionConfigured";
+    }
     return "active";
   }
   throw new Error(`unexpected conversation machine state: ${JSON.stringify(value)}`);

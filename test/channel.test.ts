@@ -115,6 +115,32 @@ describe("framed channel", () => {
     expect(inbox.frames()).toBeLessThanOrEqual(Math.ceil(1000 / 512));
   });
 
+  it("drain() takes in at once, in order, what has arrived and not been read yet, and nothing twice", async () => {
+    const { port1, port2 } = messageChannel();
+    const out = sender(port1);
+    const received: Note[] = [];
+    const { until, check } = conditions();
+    const onMessage = (message: Note): void => {
+      received.push(message);
+      check();
+    };
+    const inbox = createFramedPort<Note, never>(port2, { onMessage }, { decode: (value) => value as Note });
+
+    out.send(note(0));
+    out.send(note(1));
+    out.flush();
+    out.send(note(2));
+    out.flush();
+    inbox.drain();
+    expect(received).toEqual(notes(3));
+
+    // What comes next arrives the usual way, after what was drained, and the drained ones do not come again.
+    out.send(note(3));
+    await until(() => received.length >= 4);
+    await nextTurn();
+    expect(received).toEqual(notes(4));
+  });
+
   it("delivers messages sent in separate turns, one frame per turn", async () => {
     const { port1, port2 } = messageChannel();
     const out = sender(port1);

@@ -16,25 +16,43 @@ import { ManualClock } from "../src/util/clock.js";
 
 type FakeWorker = WorkerHandle & {
   incarnation: number;
+  /** Its task runs: it answers pings from now on. */
+  run(): void;
+  /** Announces its session (running first, if it was not yet). */
   configure(): void;
   end(end: WorkerEnd): void;
   pong(): void;
+  /** A pong that has arrived but waits in the supervisor's inbox: only `drain()` takes it in. */
+  pongInInbox(): void;
   pings: number;
   stops: number;
   kills: ("killed" | "hung")[];
 };
 
 function fakeWorker(incarnation: number): FakeWorker {
+  let run!: () => void;
   let configure!: () => void;
   let end!: (end: WorkerEnd) => void;
   const listeners = new Set<() => void>();
+  let inbox = false;
   const worker: FakeWorker = {
     incarnation,
+    ready: new Promise<void>((resolve) => (run = resolve)),
     configured: new Promise<void>((resolve) => (configure = resolve)),
     ended: new Promise<WorkerEnd>((resolve) => (end = resolve)),
-    configure: () => configure(),
+    run: () => run(),
+    configure: () => {
+      run();
+      configure();
+    },
     end: (e) => end(e),
     pong: () => listeners.forEach((listener) => listener()),
+    pongInInbox: () => void (inbox = true),
+    drain: () => {
+      if (!inbox) return;
+      inbox = false;
+      worker.pong();
+    },
     pings: 0,
     stops: 0,
     kills: [],
@@ -54,6 +72,7 @@ function fakeWorker(incarnation: number): FakeWorker {
 }
 
 const HANG_TIMEOUT_MS = 1_000;
+const START_TIMEOUT_MS = 5_000;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 function supervise(spec: Partial<ChildSpec> = {}, options: { maxRestarts?: number; periodMs?: number } = {}) {
@@ -76,6 +95,7 @@ function supervise(spec: Partial<ChildSpec> = {}, options: { maxRestarts?: numbe
       intensity: { maxRestarts: options.maxRestarts ?? 2, periodMs: options.periodMs ?? 10_000 },
       backoff: { initialMs: 100, maxMs: 400 },
       hangTimeoutMs: HANG_TIMEOUT_MS,
+      startTimeoutMs: START_TIMEOUT_MS,
       now: () => clock.now().getTime(),
     },
   });
@@ -294,11 +314,46 @@ describe("conversation machine: heartbeat", () => {
     expect(s.workers).toHaveLength(2);
   });
 
-  it("kills a worker that never announces itself within the hang timeout", async () => {
+  it("a pong that arrived before the deadline but was not read yet (the supervisor was busy) counts", async () => {
     const s = supervise();
+    await s.startActive();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+    s.current().pongInInbox();
     await s.advance(HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual([]);
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
+    // It is still watched: silent from then on, it is killed.
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS) + HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual(["hung"]);
+  });
+
+  it("kills a running worker that never announces itself within the hang timeout", async () => {
+    const s = supervise();
+    await s.advance(HANG_TIMEOUT_MS / 2);
+    s.current().run();
+    await s.advance(HANG_TIMEOUT_MS - 1);
+    expect(s.current().kills).toEqual([]);
+    await s.advance(1);
     expect(s.workers[0]?.kills).toEqual(["hung"]);
     expect(s.states.at(-1)).toBe("failed");
+  });
+
+  it("gives a worker whose thread is still starting the start timeout, not the hang timeout", async () => {
+    const s = supervise();
+    await s.advance(START_TIMEOUT_MS - 1);
+    expect(s.current().kills).toEqual([]);
+    expect(s.states.at(-1)).toBe("awaitingSessionConfigured");
+    await s.advance(1);
+    expect(s.workers[0]?.kills).toEqual(["hung"]);
+    expect(s.states.at(-1)).toBe("failed");
+  });
+
+  it("a worker that started slowly is watched by the heartbeat once its session is announced", async () => {
+    const s = supervise();
+    await s.advance(START_TIMEOUT_MS - 1);
+    await s.startActive();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS) + HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual(["hung"]);
   });
 });
 
@@ -319,6 +374,32 @@ describe("conversation machine: shutdown", () => {
     await s.startActive();
     s.actor.send({ type: "stop", timeoutMs: 100 });
     await s.advance(100);
+    expect(s.current().kills).toEqual(["killed"]);
+  });
+
+  it("a second stop asks the worker nothing more and never pushes the deadline back", async () => {
+    const s = supervise({ shutdown: 5_000 });
+    await s.startActive();
+    s.actor.send({ type: "stop", timeoutMs: 100 });
+    await s.advance(50);
+    s.actor.send({ type: "stop", timeoutMs: 5_000 });
+    s.actor.send({ type: "stop" });
+    await s.advance(49);
+    expect(s.current()).toMatchObject({ stops: 1, kills: [] });
+    await s.advance(1);
+    expect(s.current().kills).toEqual(["killed"]);
+    expect(s.states).toEqual(["spawning", "awaitingSessionConfigured", "active", "stopping", "failed"]);
+  });
+
+  it("a second stop with a shorter deadline brings the kill forward", async () => {
+    const s = supervise({ shutdown: 5_000 });
+    await s.startActive();
+    s.actor.send({ type: "stop" });
+    await s.advance(1_000);
+    s.actor.send({ type: "stop", timeoutMs: 100 });
+    await s.advance(99);
+    expect(s.current()).toMatchObject({ stops: 1, kills: [] });
+    await s.advance(1);
     expect(s.current().kills).toEqual(["killed"]);
   });
 

@@ -1,7 +1,7 @@
 // Framing over a MessagePort: every message sent in one event-loop turn travels as one msgpackr frame.
 // One postMessage per message tops out far below what a busy conversation emits; batching per turn does not
 // (see DESIGN.md decision 4). The channel knows framing, not meaning: callers validate what they receive.
-import type { MessagePort, TransferListItem } from "node:worker_threads";
+import { receiveMessageOnPort, type MessagePort, type TransferListItem } from "node:worker_threads";
 import { Packr } from "msgpackr";
 
 export interface FramedPort<Out> {
@@ -13,6 +13,11 @@ export interface FramedPort<Out> {
   sendTransfer(message: Out, transfer: readonly TransferListItem[]): void;
   /** Sends what is queued now instead of at the end of this event-loop turn. */
   flush(): void;
+  /**
+   * Takes in, now and in order, every message that has already arrived, instead of when this thread's loop
+   * gets to them (for a verdict that must not blame the other side for this side's own delay).
+   */
+  drain(): void;
   close(): void;
 }
 
@@ -62,7 +67,7 @@ export function createFramedPort<In, Out>(
     }
   };
 
-  port.on("message", (data: unknown) => {
+  const receive = (data: unknown): void => {
     let messages: unknown[];
     try {
       if (isTransferEnvelope(data)) {
@@ -88,7 +93,9 @@ export function createFramedPort<In, Out>(
       }
       handlers.onMessage(message);
     }
-  });
+  };
+
+  port.on("message", receive);
   port.on("close", () => {
     closed = true;
     handlers.onClose?.();
@@ -106,6 +113,10 @@ export function createFramedPort<In, Out>(
       port.postMessage({ [TRANSFER_KEY]: message }, [...transfer]);
     },
     flush,
+    drain() {
+      if (closed) return;
+      for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) receive(next.message);
+    },
     close() {
       flush();
       closed = true;

@@ -8,10 +8,12 @@ import {
   conversationMachine,
   conversationState,
   type ChildSpec,
+  type ConversationMachineEvent,
   type ConversationState,
   type ExitReason,
   type RestartBackoff,
   type RestartIntensity,
+  type WorkerHandle,
   type WorkerHost,
 } from "../../machines/conversation.machine.js";
 import type { ChildSpawnRequest, FromWorker } from "../channel/index.js";
@@ -20,6 +22,7 @@ import {
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
+  InternalAgentDiedError,
   InvalidConfigError,
   LlmxError,
   RolloutError,
@@ -52,6 +55,11 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
   restartBackoff?: RestartBackoff;
   /** A worker whose event loop does not answer the heartbeat for this long is killed as hung (default 30 s). */
   hangTimeoutMs?: number;
+  /**
+   * How long a new worker gets to start running (its thread started, its modules loaded), which is not yet its
+   * event loop's to answer for, before it is killed as hung (default 30 s, or the hang timeout if longer).
+   */
+  startTimeoutMs?: number;
   /** Drives every supervision timer and timestamp; tests pass a ManualClock. */
   clock?: Clock;
   ids?: IdSource;
@@ -60,6 +68,7 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
 export const DEFAULT_RESTART_INTENSITY: RestartIntensity = { maxRestarts: 3, periodMs: 60_000 };
 export const DEFAULT_RESTART_BACKOFF: RestartBackoff = { initialMs: 100, maxMs: 5_000 };
 export const DEFAULT_HANG_TIMEOUT_MS = 30_000;
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** How long a conversation gets to shut down before it is killed, unless its config or the caller says otherwise. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** How long a sub-agent left behind by its parent's worker gets to shut down. */
@@ -124,6 +133,7 @@ export class ConversationManager {
   private readonly intensity: RestartIntensity;
   private readonly backoff: RestartBackoff;
   private readonly hangTimeoutMs: number;
+  private readonly startTimeoutMs: number;
   /** Conversations reachable by id (Codex's map). */
   private readonly conversations = new Map<string, Conversation>();
   /** Every conversation under supervision, including ended ones until they are removed. */
@@ -147,6 +157,7 @@ export class ConversationManager {
     this.intensity = options.restartIntensity ?? DEFAULT_RESTART_INTENSITY;
     this.backoff = options.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.hangTimeoutMs = options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
+    this.startTimeoutMs = options.startTimeoutMs ?? Math.max(DEFAULT_START_TIMEOUT_MS, this.hangTimeoutMs);
   }
 
   async newConversation(config: ConversationConfig): Promise<NewConversation> {
@@ -167,7 +178,7 @@ export class ConversationManager {
     if (entry && entry.parentId === undefined) {
       // Unsupervised from now on: the handle still ends when its worker does.
       const link = entry.link;
-      entry.actor.send({ type: "remove" });
+      this.tell(entry, { type: "remove" });
       if (link && conversation) {
         void link.ended.then((end) => conversation.finish(end.ok ? { ok: true } : { ok: false, error: end.error }));
       }
@@ -235,7 +246,7 @@ export class ConversationManager {
   terminate(conversationId: string): void {
     const entry = this.supervised.get(conversationId);
     if (entry === undefined) throw new ConversationNotFoundError(conversationId);
-    entry.actor.send({ type: "terminate" });
+    this.tell(entry, { type: "terminate" });
   }
 
   /** Every state change of every supervised conversation. Returns the unsubscribe function. */
@@ -267,7 +278,7 @@ export class ConversationManager {
       ...unsupervised.map((link) => link.ended),
     ]);
     if ((await withDeadline(this.clock, stopped, timeoutMs)) === undefined) {
-      for (const entry of this.supervised.values()) entry.actor.send({ type: "terminate" });
+      for (const entry of this.supervised.values()) this.tell(entry, { type: "terminate" });
       for (const link of unsupervised) link.kill("killed");
     }
     await this.threads.destroy();
@@ -277,7 +288,7 @@ export class ConversationManager {
   private async stopTree(entry: Supervised, timeoutMs: number): Promise<void> {
     const children = [...entry.children].flatMap((id) => this.supervised.get(id) ?? []);
     await Promise.all(children.map((child) => this.stopTree(child, timeoutMs)));
-    entry.actor.send({ type: "stop", timeoutMs });
+    this.tell(entry, { type: "stop", timeoutMs });
     await waitFor(entry.actor, (snapshot) => snapshot.status === "done");
   }
 
@@ -310,7 +321,11 @@ export class ConversationManager {
     const sessionConfigured = snapshot.status === "done" ? undefined : await first;
     if (sessionConfigured === undefined) {
       this.supervised.delete(conversationId);
-      throw snapshot.context.cause ?? new SessionConfiguredNotFirstEventError(undefined);
+      if (snapshot.context.cause) throw snapshot.context.cause;
+      if (snapshot.context.stopRequested || snapshot.context.terminated) {
+        throw new InternalAgentDiedError(`conversation ${conversationId} was stopped before it started`);
+      }
+      throw new SessionConfiguredNotFirstEventError(undefined);
     }
     this.conversations.set(conversationId, conversation);
     return { conversationId, conversation, sessionConfigured };
@@ -372,7 +387,7 @@ export class ConversationManager {
         break;
       }
       case "llmx/stop-child":
-        if (owner.children.has(message.conversationId)) this.supervised.get(message.conversationId)?.actor.send({ type: "terminate" });
+        if (owner.children.has(message.conversationId)) this.tell(this.supervised.get(message.conversationId), { type: "terminate" });
         break;
       default:
         break;
@@ -438,7 +453,7 @@ export class ConversationManager {
         this.running.delete(link);
         // A worker's sub-agents were wired to it: they stop with it.
         for (const childId of entry.children) {
-          this.supervised.get(childId)?.actor.send({ type: "stop", timeoutMs: ORPHAN_SHUTDOWN_TIMEOUT_MS });
+          this.tell(this.supervised.get(childId), { type: "stop", timeoutMs: ORPHAN_SHUTDOWN_TIMEOUT_MS });
         }
       });
       return link;
@@ -449,6 +464,8 @@ export class ConversationManager {
         if (incarnation === 0) return first;
         // A restart resumes the conversation from its own rollout: same id, same file.
         const history = await readRolloutHistory(rolloutPath, { home: config.home });
+        // Stopped or terminated while the rollout was read: nothing would ever stop a worker started now.
+        if (entry.actor.getSnapshot().status === "done") throw new LlmxError(`conversation ${conversationId} ended before it restarted`);
         return startLink({ type: "resumed", conversationId, history: history.items, rolloutPath });
       },
       isPermanentFailure,
@@ -462,6 +479,7 @@ export class ConversationManager {
         intensity: this.intensity,
         backoff: this.backoff,
         hangTimeoutMs: this.hangTimeoutMs,
+        startTimeoutMs: this.startTimeoutMs,
         now: () => this.clock.now().getTime(),
       },
     });
@@ -472,7 +490,7 @@ export class ConversationManager {
       if (state === previous) return;
       const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
       previous = state;
-      this.onTransition(entry, change, snapshot.context.lastExit, snapshot.context.restarts);
+      this.onTransition(entry, change, snapshot.context);
       for (const listener of this.listeners) listener(change);
     });
     this.supervised.set(conversationId, entry);
@@ -481,17 +499,27 @@ export class ConversationManager {
   }
 
   /** What a state change means for the conversation's client: its handle, or its parent's worker. */
-  private onTransition(entry: Supervised, change: StateChange, lastExit: ExitReason | undefined, restarts: number): void {
-    const { conversation } = entry;
+  private onTransition(
+    entry: Supervised,
+    change: StateChange,
+    { lastExit, restarts, worker }: { lastExit: ExitReason | undefined; restarts: number; worker: WorkerHandle | undefined },
+  ): void {
+    const { conversation, link } = entry;
     if (change.state === "restarting" && conversation && change.cause && lastExit) {
       conversation.restarting(change.cause, lastExit, restarts);
     }
     if (change.state !== "removed" && change.state !== "failed") return;
     const end: ConversationEnd = change.state === "failed" && change.cause ? { ok: false, error: change.cause } : { ok: true };
+    // A worker the machine never took (it was stopped while spawning) has nobody else to end it.
+    const unclaimed = link !== undefined && !link.isEnded && worker !== link;
+    if (unclaimed) link.kill("killed");
     // A removed conversation's worker may run on (Codex's remove does not stop it); its handle ends with it.
-    if (conversation && !(change.state === "removed" && entry.link && !entry.link.isEnded)) conversation.finish(end);
+    const runsOn = change.state === "removed" && !unclaimed && link !== undefined && !link.isEnded;
+    if (conversation && !runsOn) conversation.finish(end);
     // A worker that died cannot release its rollout's lock itself; another process may take the session now.
-    if (entry.link?.isEnded) void releaseOwnRolloutLock(entry.rolloutPath).catch(() => undefined);
+    if (link && (link.isEnded || unclaimed)) {
+      void link.ended.then(() => releaseOwnRolloutLock(entry.rolloutPath)).catch(() => undefined);
+    }
     const parent = entry.parentId === undefined ? undefined : this.supervised.get(entry.parentId);
     if (parent) {
       parent.children.delete(entry.conversationId);
@@ -518,6 +546,11 @@ export class ConversationManager {
     for (const entry of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SUBAGENT_RECORDS))) {
       this.supervised.delete(entry.conversationId);
     }
+  }
+
+  /** Sends an event to a conversation's machine; one that has ended has nothing left to do with it. */
+  private tell(entry: Supervised | undefined, event: ConversationMachineEvent): void {
+    if (entry !== undefined && !this.isFinal(entry)) entry.actor.send(event);
   }
 
   private isFinal(entry: Supervised): boolean {
@@ -571,6 +604,9 @@ function isPermanentFailure(error: Error): boolean {
 
 /** A config missing what every session needs fails here, typed, instead of deep inside a worker. */
 function validateConfig(config: ConversationConfig): void {
+  if (typeof config !== "object" || config === null) {
+    throw new InvalidConfigError("a conversation needs a config object (build it with createConfig())");
+  }
   const missing = (["cwd", "home", "model", "modelProvider", "approvalPolicy", "sandboxPolicy"] as const).filter(
     (key) => config[key] === undefined || config[key] === null || config[key] === "",
   );

@@ -47,6 +47,7 @@ export class WorkerLink implements WorkerHandle {
   readonly conversationId: string;
   /** A sub-agent's client port, for its parent's worker. */
   readonly childPort: MessagePort | undefined;
+  readonly ready: Promise<void>;
   readonly configured: Promise<EventMsgOf<"session_configured"> | undefined>;
   readonly ended: Promise<WorkerEnd>;
   threadId: number | undefined;
@@ -64,6 +65,8 @@ export class WorkerLink implements WorkerHandle {
   constructor(options: WorkerLinkOptions) {
     this.conversationId = options.conversationId;
     this.threads = options.threads;
+    let ready!: () => void;
+    this.ready = new Promise((resolve) => (ready = resolve));
     let configured!: (msg: EventMsgOf<"session_configured"> | undefined) => void;
     let invalid!: (error: Error) => void;
     this.configured = new Promise((resolve, reject) => ((configured = resolve), (invalid = reject)));
@@ -100,6 +103,7 @@ export class WorkerLink implements WorkerHandle {
               this.threadId = message.threadId;
               if (message.threadId !== undefined) this.threads.watch(message.threadId);
               if (this.killReason !== undefined) this.kill(this.killReason);
+              ready();
               break;
             case "llmx/pong":
               for (const listener of this.pongListeners) listener();
@@ -162,6 +166,10 @@ export class WorkerLink implements WorkerHandle {
     // Otherwise the worker has not started yet: it is killed as soon as it says where it runs.
   }
 
+  drain(): void {
+    this.port.drain();
+  }
+
   ping(): void {
     this.port.send({ type: "llmx/ping", seq: this.nextPing++ });
   }
@@ -184,14 +192,21 @@ export class WorkerLink implements WorkerHandle {
     const outOfMemory = [facts.error, raw].some((e) => (e as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY");
     let reason: ExitReason;
     let cause: unknown;
-    if (this.killReason !== undefined) [reason, cause] = [this.killReason, raw];
-    else if (outOfMemory) [reason, cause] = ["out_of_memory", facts.error ?? raw];
+    // When llmx ended the thread, llmx says why; the thread pool's own words ("The task has been aborted") are
+    // an implementation detail, kept as the cause.
+    let detail: string | undefined;
+    if (this.killReason !== undefined) {
+      [reason, cause] = [this.killReason, raw];
+      detail = this.killReason === "hung" ? "it did not answer in time" : "ended by its supervisor";
+    } else if (outOfMemory) [reason, cause] = ["out_of_memory", facts.error ?? raw];
     else if (this.fatal !== undefined) [reason, cause] = ["threw", this.fatal];
-    else if (facts.killedFor !== undefined) [reason, cause] = ["killed", raw];
-    else if (facts.error !== undefined) [reason, cause] = ["threw", facts.error];
+    else if (facts.killedFor !== undefined) {
+      [reason, cause] = ["killed", raw];
+      detail = `its thread was ended by the supervisor (another conversation on it was ${facts.killedFor === "hung" ? "hung" : "killed"})`;
+    } else if (facts.error !== undefined) [reason, cause] = ["threw", facts.error];
     else if (facts.exitCode !== undefined) [reason, cause] = ["exited", raw];
     else [reason, cause] = ["threw", raw];
-    const detail = cause instanceof Error ? cause.message : String(cause);
+    detail ??= cause instanceof Error ? cause.message : String(cause);
     const message = `conversation ${this.conversationId} worker ${DESCRIBE[reason]}: ${detail}`;
     return { ok: false, reason, error: new WorkerCrashedError(this.conversationId, reason, message, { cause }) };
   }

@@ -16,6 +16,7 @@ import {
 import type { SupervisorLink } from "../delegate/child.js";
 import { deserializeError, errorEvent, serializeError, type SerializedError } from "../errors.js";
 import type { Submission } from "../protocol/index.js";
+import { pdeathsigHelper } from "../tools/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { PortChildClient } from "./child-client.js";
 import { defaultSessionDeps, runSession, type SessionDeps, type SessionEnd, type SessionInit } from "./session.js";
@@ -65,6 +66,10 @@ export async function runConversationTask(
     : client;
   children.bind(supervisor);
 
+  // A thread's first command probes for setpriv with a synchronous spawn (once per thread): a few ms, but seconds
+  // on a loaded machine. Done here, before the worker says it runs, it counts against the start timeout instead of
+  // stalling a conversation's event loop mid-turn, where the hang watchdog would kill it.
+  pdeathsigHelper();
   supervisor.send({ type: "llmx/ready", threadId });
   let ended: SessionEnd;
   try {
