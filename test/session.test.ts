@@ -1,5 +1,6 @@
 // The session, run in-process: runConversationTask on one end of a MessageChannel, driven from the other end by
 // the real Conversation handle, with the offline model, a fixed clock and counted item ids.
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OFFLINE_MODEL, createConfig, type ConversationConfig } from "../src/config.js";
@@ -9,6 +10,7 @@ import { OFFLINE_CONTEXT_WINDOW, createOfflineModel } from "../src/model/offline
 import type { ModelClient, ModelStreamEvent } from "../src/model/types.js";
 import type { Event, EventMsg, MessageItem, ResponseItem, RolloutItem } from "../src/protocol/index.js";
 import { rolloutPathFor } from "../src/rollout/paths.js";
+import { nodeRolloutFileIo, type RolloutFileIo } from "../src/rollout/recorder.js";
 import { readRolloutHistory } from "../src/rollout/reader.js";
 import type { SessionDeps, SessionInit } from "../src/session/session.js";
 import { runConversationTask } from "../src/session/worker-task.js";
@@ -43,7 +45,7 @@ type Session = {
 };
 
 async function startSession(
-  options: { model?: ModelClient; config?: Partial<ConversationConfig> } = {},
+  options: { model?: ModelClient; config?: Partial<ConversationConfig>; rolloutIo?: RolloutFileIo } = {},
 ): Promise<Session> {
   const home = await runtime.home();
   const config = createConfig({ home, cwd: home, ...options.config });
@@ -60,6 +62,7 @@ async function startSession(
     clock: fixedClock,
     ids: { conversationId: () => CONVERSATION_ID, itemId: () => `item-${++items}` },
     createModel: () => Promise.resolve(options.model ?? createOfflineModel()),
+    ...(options.rolloutIo ? { rolloutIo: options.rolloutIo } : {}),
   };
   const { conversation, task, sessionConfigured } = linkConversation(init, (payload) => runConversationTask(payload, deps));
   sessions.push(conversation);
@@ -381,5 +384,48 @@ describe("session", () => {
       responseItem(assistantText(reply)),
       eventItem({ type: "token_count", info: expect.objectContaining({ last_token_usage: expect.any(Object) }), rate_limits: null }),
     ]);
+  });
+});
+
+describe("a rollout write that fails (disk full)", () => {
+  /** A disk that takes `room` more bytes, then writes part of a buffer and fails with ENOSPC. */
+  function fillingDisk(room: number): RolloutFileIo {
+    let left = room;
+    return {
+      ...nodeRolloutFileIo,
+      async write(handle, data, offset, length) {
+        if (left >= length) {
+          left -= length;
+          return nodeRolloutFileIo.write(handle, data, offset, length);
+        }
+        if (left > 0) {
+          const written = await nodeRolloutFileIo.write(handle, data, offset, left);
+          left = 0;
+          return written;
+        }
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      },
+    };
+  }
+
+  it("stops the session with RolloutWriteError naming ENOSPC; nothing unrecorded is delivered; the file stays whole", async () => {
+    const { conversation, task, rolloutPath } = await startSession({ rolloutIo: fillingDisk(6_000) });
+    const delivered: Event[] = [];
+    const turn = conversation.submit(textInput("a turn long enough to fill the disk ".repeat(40)));
+    await turn;
+    for await (const event of conversation.events()) delivered.push(event);
+
+    await expect(task).rejects.toMatchObject({ name: "RolloutWriteError", errnoCode: "ENOSPC" });
+    const end = await conversation.ended;
+    expect(end.ok).toBe(false);
+    // Every delivered event the policy persists is in the file: nothing reached the client as if recorded.
+    const { items } = await readRolloutHistory(rolloutPath);
+    const persisted = items.flatMap((item) => (item.type === "event_msg" ? [item.payload.type] : []));
+    for (const event of delivered) {
+      if (event.msg.type === "user_message" || event.msg.type === "agent_message") expect(persisted).toContain(event.msg.type);
+    }
+    // No torn line glued to another: every line of the file parses.
+    const lines = (await readFile(rolloutPath, "utf8")).split("\n").filter((line) => line.trim() !== "");
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
   });
 });

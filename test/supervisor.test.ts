@@ -339,6 +339,7 @@ describe("a sub-agent killed by its supervisor", () => {
   });
 });
 
+// Outside the sandbox (whose pid namespace ends a command's jobs with it), where jobs outlive their command.
 describe("background jobs a command leaves behind", () => {
   const BACKGROUND = "RUNSHELL: (sleep 100 & echo $! > bg.pid); echo started";
 
@@ -352,7 +353,7 @@ describe("background jobs a command leaves behind", () => {
   it("are killed by the manager's shutdown()", async () => {
     const home = await runtime.home();
     const manager = runtime.manager();
-    const { conversation } = await manager.newConversation(mock.config(home, { approvalPolicy: "never" }));
+    const { conversation } = await manager.newConversation(mock.config(home, { approvalPolicy: "never", sandboxPolicy: { mode: "danger-full-access" } }));
     const pid = await startBackgroundJob(home, conversation);
     await manager.shutdown();
     await expect.poll(() => isAlive(pid), { timeout: 5_000 }).toBe(false);
@@ -361,7 +362,7 @@ describe("background jobs a command leaves behind", () => {
   it("are killed by the conversation's own shutdown()", async () => {
     const home = await runtime.home();
     const manager = runtime.manager();
-    const { conversation } = await manager.newConversation(mock.config(home, { approvalPolicy: "never" }));
+    const { conversation } = await manager.newConversation(mock.config(home, { approvalPolicy: "never", sandboxPolicy: { mode: "danger-full-access" } }));
     const pid = await startBackgroundJob(home, conversation);
     expect(await conversation.shutdown()).toEqual({ ok: true });
     await expect.poll(() => isAlive(pid), { timeout: 5_000 }).toBe(false);

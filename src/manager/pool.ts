@@ -72,7 +72,9 @@ export class WorkerThreads implements WorkerRuntime {
   kill(threadId: number, reason: "killed" | "hung"): void {
     this.watch(threadId);
     const facts = this.facts.get(threadId);
-    if (facts) facts.killedFor ??= reason;
+    // Thread-mates in dense mode all ask; the thread is ended once.
+    if (facts === undefined || facts.killedFor !== undefined) return;
+    facts.killedFor = reason;
     void this.thread(threadId)?.terminate();
   }
 
@@ -95,9 +97,9 @@ export class WorkerThreads implements WorkerRuntime {
  */
 export function defaultWorkerFilename(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.resolve(here, "../../workers/conversation.worker.js");
+  const sibling = path.resolve(here, "../../workers/conversation.worker.cjs");
   if (existsSync(sibling)) return sibling;
-  const built = path.resolve(here, "../../dist/workers/conversation.worker.js");
+  const built = path.resolve(here, "../../dist/workers/conversation.worker.cjs");
   if (existsSync(built)) return built;
   throw new Error(`worker entry not found (looked for ${sibling} and ${built}); run \`npm run build\` first`);
 }

@@ -19,7 +19,7 @@ import type {
   TokenUsage,
 } from "../protocol/index.js";
 import { Op, userInputToMessage } from "../protocol/index.js";
-import { RolloutRecorder } from "../rollout/recorder.js";
+import { RolloutRecorder, type RolloutFileIo } from "../rollout/recorder.js";
 import { ProcessGroupTracker, commandEnvironment } from "../tools/index.js";
 import { initialMessages } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
@@ -66,6 +66,8 @@ export type SessionDeps = {
   clock: Clock;
   ids: IdSource;
   createModel(config: ConversationConfig): Promise<ModelClient>;
+  /** How the rollout file is written (tests inject a disk that fills up). */
+  rolloutIo?: RolloutFileIo;
 };
 
 export const defaultSessionDeps: SessionDeps = {
@@ -82,7 +84,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   const model = await deps.createModel(config);
   const userInstructions =
     config.projectDocs === false ? config.userInstructions : await loadUserInstructions(config.cwd, config.userInstructions);
-  const recorder = await openRecorder(init, userInstructions, deps.clock);
+  const recorder = await openRecorder(init, userInstructions, deps);
   const sink = createEventSink({ recorder, deliver: io.deliver });
 
   let settings = settingsFromConfig(config);
@@ -303,10 +305,12 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
 async function openRecorder(
   init: SessionInit,
   userInstructions: string | undefined,
-  clock: Clock,
+  deps: SessionDeps,
 ): Promise<RolloutRecorder> {
+  const { clock } = deps;
+  const io = deps.rolloutIo ? { io: deps.rolloutIo } : {};
   if (init.initialHistory.type === "resumed") {
-    return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock, conversationId: init.conversationId });
+    return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock, conversationId: init.conversationId, ...io });
   }
   const meta: SessionMeta = {
     id: init.conversationId,
@@ -323,7 +327,7 @@ async function openRecorder(
     meta.depth = init.depth ?? 1;
   }
   if (init.config.baseInstructions !== undefined) meta.base_instructions = { text: init.config.baseInstructions };
-  return RolloutRecorder.create({ path: init.rolloutPath, meta, clock });
+  return RolloutRecorder.create({ path: init.rolloutPath, meta, clock, ...io });
 }
 
 function environmentDiff(settings: TurnSettings, previous: EnvironmentContext): EnvironmentContext | undefined {
