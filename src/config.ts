@@ -57,6 +57,11 @@ export type ConversationConfig = {
   maxSubagents?: number;
   /** Whether the supervisor restarts this conversation after a crash (default "transient"; sub-agents are "temporary"). */
   restart?: RestartType;
+  /**
+   * The restart type of the sub-agents this conversation starts (default "temporary"). A restarted sub-agent is
+   * resumed from its rollout and wired to its parent's worker again; the task it was running ends with an error.
+   */
+  subagentRestart?: RestartType;
   /** How long it gets to shut down before it is killed, in ms, or "brutal_kill" (default 10 s; sub-agents 2 s). */
   shutdown?: number | "brutal_kill";
 };

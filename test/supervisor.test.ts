@@ -397,3 +397,28 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe("sub-agents and their parent's restart type", () => {
+  async function delegateACrash(subagentRestart: "temporary" | "transient") {
+    const home = await runtime.home();
+    const manager = runtime.manager({ maxConversations: 4 });
+    const { conversation, conversationId } = await manager.newConversation(
+      testConfig(home, { modelProviderModule: FAULTY_MODEL, modelOptions: { fault: "exit", faultOn: "CRASH" }, subagentRestart }),
+    );
+    const events = await runTurn(conversation, "DELEGATE: CRASH in the child");
+    const child = manager.list().find((info) => info.parentId === conversationId);
+    return { events, child };
+  }
+
+  it("a sub-agent is temporary by default: its crash fails it, and the parent's turn goes on", async () => {
+    const { events, child } = await delegateACrash("temporary");
+    expect(child).toMatchObject({ state: "failed", restarts: 0, lastExit: "exited" });
+    expect(lastReply(events)).toMatch(/^tool said: sub-agent failed: .*exited/);
+  });
+
+  it("a parent that says so gets its sub-agents restarted: the crashed task ends, the child comes back", async () => {
+    const { events, child } = await delegateACrash("transient");
+    expect(child).toMatchObject({ restarts: 1, lastExit: "exited" });
+    expect(lastReply(events)).toMatch(/^tool said: sub-agent .* finished without an answer/);
+  });
+});

@@ -52,6 +52,14 @@ export type ToWorker =
   | { type: "llmx/child-spawn-failed"; requestId: number; error: SerializedError }
   /** A child's worker is done; `error` when it ended abnormally. */
   | { type: "llmx/child-ended"; conversationId: string; error?: SerializedError }
+  /** A child was restarted: `port` is this worker's end of the channel to its new incarnation. */
+  | {
+      type: "llmx/child-restarted";
+      conversationId: string;
+      port: MessagePort;
+      reason: "threw" | "exited" | "out_of_memory" | "hung" | "killed";
+      restarts: number;
+    }
   /** The supervisor's heartbeat: the worker answers `llmx/pong` from its event loop. */
   | { type: "llmx/ping"; seq: number };
 
@@ -107,6 +115,13 @@ const ToWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/child-spawn-failed"), requestId: z.number().int(), error: SerializedErrorSchema }),
   z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
   z.object({ type: z.literal("llmx/ping"), seq: z.number().int() }),
+  z.object({
+    type: z.literal("llmx/child-restarted"),
+    conversationId: z.string(),
+    port: z.custom<MessagePort>((value) => value instanceof MessagePort),
+    reason: z.enum(["threw", "exited", "out_of_memory", "hung", "killed"]),
+    restarts: z.number().int(),
+  }),
 ]);
 
 export function decodeFromWorker(value: unknown): FromWorker {

@@ -358,8 +358,8 @@ export class ConversationManager {
       parentId: parent.conversationId,
       depth,
       conversation: undefined,
-      // A sub-agent's client is its parent's worker, wired to one incarnation: it is not restarted.
-      spec: { restart: "temporary", shutdown: config.shutdown ?? ORPHAN_SHUTDOWN_TIMEOUT_MS },
+      // Temporary unless its parent says otherwise; a restarted sub-agent is wired to its parent's worker again.
+      spec: { restart: parent.config.subagentRestart ?? "temporary", shutdown: config.shutdown ?? ORPHAN_SHUTDOWN_TIMEOUT_MS },
       initialHistory,
       source,
     });
@@ -466,7 +466,17 @@ export class ConversationManager {
         const history = await readRolloutHistory(rolloutPath, { home: config.home });
         // Stopped or terminated while the rollout was read: nothing would ever stop a worker started now.
         if (entry.actor.getSnapshot().status === "done") throw new LlmxError(`conversation ${conversationId} ended before it restarted`);
-        return startLink({ type: "resumed", conversationId, history: history.items, rolloutPath });
+        const link = startLink({ type: "resumed", conversationId, history: history.items, rolloutPath });
+        const parent = where.parentId === undefined ? undefined : this.supervised.get(where.parentId);
+        if (parent && link.childPort) {
+          // The parent's worker talks to the new incarnation from now on.
+          const { lastExit, restarts } = entry.actor.getSnapshot().context;
+          parent.link?.send(
+            { type: "llmx/child-restarted", conversationId, port: link.childPort, reason: lastExit ?? "threw", restarts },
+            [link.childPort],
+          );
+        }
+        return link;
       },
       isPermanentFailure,
     };

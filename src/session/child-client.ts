@@ -1,5 +1,7 @@
 // The worker side of a sub-agent: the parent's worker talks to the child's worker over their own port. Ops go
-// out, events come in; the child's end is told by the supervisor (it alone sees the child's thread).
+// out, events come in; the child's end is told by the supervisor (it alone sees the child's thread). When the
+// supervisor restarts the child, the client moves to the new incarnation's port: the task the child was running
+// ends for the parent (an error, then task_complete) and the stream says it restarted.
 import type { MessagePort } from "node:worker_threads";
 import {
   PORT_DRAIN_MS,
@@ -10,7 +12,7 @@ import {
   type ToWorker,
 } from "../channel/index.js";
 import type { ChildClient, ChildEnd } from "../delegate/child.js";
-import type { Event, Op } from "../protocol/index.js";
+import type { Event, EventMsgOf, Op } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { type Clock, withDeadline } from "../util/clock.js";
 
@@ -28,28 +30,54 @@ export class PortChildClient implements ChildClient {
   readonly rolloutPath: string;
   readonly ended: Promise<ChildEnd>;
   private readonly events = new AsyncQueue<Event>();
-  private readonly port: FramedPort<ToWorker>;
+  private port!: FramedPort<ToWorker>;
+  private portClosed!: Promise<void>;
   private nextSubmissionId = 0;
   private endResult: ChildEnd | undefined;
   private markEnded!: (end: ChildEnd) => void;
-  private readonly portClosed: Promise<void>;
+  /** Tasks the child started and has not completed. */
+  private readonly running = new Set<string>();
 
   constructor(private readonly options: PortChildClientOptions) {
     this.conversationId = options.conversationId;
     this.rolloutPath = options.rolloutPath;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
+    this.bind(options.port);
+  }
+
+  /** The supervisor restarted the child: its new incarnation is behind `port`. */
+  restarted(port: MessagePort, reason: EventMsgOf<"conversation_restarted">["reason"], restarts: number): void {
+    if (this.endResult) return;
+    this.port.close();
+    for (const id of this.running) {
+      this.events.push({ id, msg: { type: "error", message: `sub-agent ${this.conversationId} restarted (${reason})`, code: "worker_crashed" } });
+      this.events.push({ id, msg: { type: "task_complete", last_agent_message: null } });
+    }
+    this.running.clear();
+    this.events.push({ id: "", msg: { type: "conversation_restarted", reason, restarts } });
+    this.bind(port, true);
+  }
+
+  private bind(port: MessagePort, restarted = false): void {
     let closed!: () => void;
     this.portClosed = new Promise((resolve) => (closed = resolve));
+    // A restarted incarnation announces itself again; its parent already knows the child.
+    let skipFirst = restarted;
     this.port = createFramedPort<FromWorker, ToWorker>(
-      options.port,
+      port,
       {
         onMessage: (message) => {
-          if (message.type === "llmx/event") this.events.push(message.event);
+          if (message.type !== "llmx/event") return;
+          if (skipFirst) {
+            skipFirst = false;
+            return;
+          }
+          const { id, msg } = message.event;
+          if (msg.type === "task_started") this.running.add(id);
+          else if (msg.type === "task_complete" || msg.type === "turn_aborted") this.running.delete(id);
+          this.events.push(message.event);
         },
-        onClose: () => {
-          closed();
-          this.events.end();
-        },
+        onClose: closed,
       },
       { decode: decodeFromWorker },
     );

@@ -147,6 +147,9 @@ function createChildRegistry(deps: SessionDeps) {
           pending?.reject(deserializeError(message.error as SerializedError));
           break;
         }
+        case "llmx/child-restarted":
+          live.get(message.conversationId)?.restarted(message.port, message.reason, message.restarts);
+          break;
         case "llmx/child-ended": {
           const child = live.get(message.conversationId);
           live.delete(message.conversationId);
