@@ -112,7 +112,7 @@ function recentRestarts(context: ConversationMachineContext): number[] {
   return context.restartTimes.filter((time) => time > since);
 }
 
-export const conversationMachine = setup({
+const machineSetup = setup({
   types: {
     input: {} as ConversationMachineInput,
     context: {} as ConversationMachineContext,
@@ -211,7 +211,31 @@ export const conversationMachine = setup({
     ping: ({ context }) => context.worker?.ping(),
     drainWorker: ({ context }) => context.worker?.drain(),
   },
-}).createMachine({
+});
+
+/**
+ * The heartbeat of a running worker: ping every `heartbeat`; no pong within `hangTimeout` and the worker is
+ * hung. Past the deadline, the supervisor's own loop may be what was late (busy, starved): a pong that has
+ * already arrived and waits to be read counts.
+ */
+const heartbeat = {
+  initial: "healthy",
+  states: {
+    healthy: { after: { heartbeat: "probing" } },
+    probing: {
+      entry: "ping",
+      on: { "worker.pong": "healthy" },
+      after: { hangTimeout: "confirming" },
+    },
+    confirming: {
+      entry: "drainWorker",
+      on: { "worker.pong": "healthy" },
+      after: { 0: "#conversation.running.hung" },
+    },
+  },
+} as const;
+
+export const conversationMachine = machineSetup.createMachine({
   id: "conversation",
   context: ({ input }) => ({
     ...input,
@@ -258,28 +282,12 @@ export const conversationMachine = setup({
               on: { "worker.ready": "started" },
               after: { startTimeout: "#conversation.running.hung" },
             },
-            // Running: its session has the hang timeout to announce itself.
-            started: { after: { hangTimeout: "#conversation.running.hung" } },
+            // Running: its session may take its time to start (a long rollout, a loaded box) while its event loop
+            // answers the heartbeat; one that stops answering is hung.
+            started: heartbeat,
           },
         },
-        active: {
-          initial: "healthy",
-          states: {
-            healthy: { after: { heartbeat: "probing" } },
-            probing: {
-              entry: "ping",
-              on: { "worker.pong": "healthy" },
-              after: { hangTimeout: "confirming" },
-            },
-            // Past the deadline, the supervisor's own loop may be what was late (busy, starved): a pong that has
-            // already arrived and waits to be read counts. Only then is the worker hung.
-            confirming: {
-              entry: "drainWorker",
-              on: { "worker.pong": "healthy" },
-              after: { 0: "#conversation.running.hung" },
-            },
-          },
-        },
+        active: heartbeat,
         hung: { entry: "killHungWorker" },
         stopping: {
           entry: "stopWorker",

@@ -327,15 +327,31 @@ describe("conversation machine: heartbeat", () => {
     expect(s.current().kills).toEqual(["hung"]);
   });
 
-  it("kills a running worker that never announces itself within the hang timeout", async () => {
+  it("kills a running worker that stops answering before it announces itself", async () => {
     const s = supervise();
     await s.advance(HANG_TIMEOUT_MS / 2);
     s.current().run();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
     await s.advance(HANG_TIMEOUT_MS - 1);
     expect(s.current().kills).toEqual([]);
     await s.advance(1);
     expect(s.workers[0]?.kills).toEqual(["hung"]);
     expect(s.states.at(-1)).toBe("failed");
+  });
+
+  it("lets a session take its time to announce itself while its worker answers the heartbeat", async () => {
+    const s = supervise();
+    s.current().run();
+    for (let i = 0; i < 10; i++) {
+      await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+      s.current().pong();
+      await settle();
+    }
+    expect(s.current().kills).toEqual([]);
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("awaitingSessionConfigured");
+    s.current().configure();
+    await settle();
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
   });
 
   it("gives a worker whose thread is still starting the start timeout, not the hang timeout", async () => {
