@@ -71,7 +71,8 @@ function existsAsFile(file: string): boolean {
   }
 }
 
-function isExecutableFile(file: string): boolean {
+/** A regular file this process may execute. */
+export function isExecutableFile(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();

@@ -21,10 +21,11 @@
 // Nothing falls back to running unsandboxed: if bwrap is missing or cannot create its namespaces (probed once
 // per thread and bwrap path), a command that needs the sandbox fails with SandboxUnavailableError.
 import { execFile } from "node:child_process";
-import { accessSync, constants, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { SandboxUnavailableError } from "../errors.js";
 import { sandboxMode, type SandboxPolicy } from "../protocol/index.js";
+import { isExecutableFile } from "./pdeathsig.js";
 
 /** How to confine one command. Plain data. */
 export type SandboxOptions = {
@@ -253,11 +254,3 @@ function isDirectory(target: string): boolean {
   }
 }
 
-function isExecutableFile(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}

@@ -7,7 +7,7 @@ import { truncateBeforeNthUserMessage } from "../../src/rollout/truncate.js";
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/codex-rollouts/${name}`, import.meta.url));
 
-/** Real Codex CLI 0.169.0 files (see /work/shared/reference/codex-rollouts/README.md). */
+/** Real Codex CLI 0.169.0 files, copied from the reference rollouts the project was started from (README beside them). */
 const FIXTURES = [
   {
     file: "exec-a-two-turn-resume.jsonl",
