@@ -12,7 +12,7 @@ export type { ConversationEnd, OpenApproval } from "./manager/conversation.js";
 export type { ConversationState } from "../machines/conversation.machine.js";
 export { conversationMachine } from "../machines/conversation.machine.js";
 
-export { createConfig, defaultHome, OFFLINE_MODEL, OFFLINE_PROVIDER } from "./config.js";
+export { createConfig, defaultHome, DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, OFFLINE_MODEL, OFFLINE_PROVIDER } from "./config.js";
 export type { ConversationConfig } from "./config.js";
 
 export { truncateBeforeNthUserMessage } from "./rollout/truncate.js";

@@ -99,6 +99,13 @@ describe("llmx exec", () => {
     expect(result.stderr).toMatch(/denied/);
   });
 
+  it("runs the README's sub-agent demo: a sub-agent does not count against the CLI's one conversation", async () => {
+    const home = await mockHome();
+    const result = await llmx(home, ["exec", "--full-auto", "DELEGATE: RUNSHELL: echo hi"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("Tool said: Tool said: hi\n");
+  });
+
   it("rejects an unknown provider before starting anything", async () => {
     const home = await runtime.home();
     const result = await llmx(home, ["exec", "--provider", "nowhere", "hi"]);

@@ -8,6 +8,7 @@ import { text } from "node:stream/consumers";
 import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ConversationManager,
+  DEFAULT_MAX_SUBAGENTS,
   LlmxError,
   RolloutNotFoundError,
   defaultHome,
@@ -119,7 +120,9 @@ async function runConversation(
   try {
     const config = await configFrom(options);
     const input = await readPrompt(prompt);
-    const manager = new ConversationManager({ source: "exec", maxConversations: 1, minThreads: 1 });
+    // One conversation, and room for the sub-agents its tree may run at once.
+    const maxConversations = 1 + (config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS);
+    const manager = new ConversationManager({ source: "exec", maxConversations, minThreads: 1 });
     starting = true;
     const graceIfInterrupted = () => (interrupt.signal.aborted ? { timeoutMs: INTERRUPT_GRACE_MS } : {});
     try {
