@@ -106,6 +106,35 @@ describe("llmx exec", () => {
     expect(result.stdout).toBe("Tool said: Tool said: hi\n");
   });
 
+  it("refuses a working directory that does not exist, before starting anything", async () => {
+    const home = await runtime.home();
+    const result = await llmx(home, ["exec", "-C", path.join(home, "nowhere"), "hi"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/does not exist/);
+    expect(existsSync(path.join(home, "sessions"))).toBe(false);
+  });
+
+  it("-o writes the last message to a file, as codex exec does", async () => {
+    const home = await runtime.home();
+    const out = path.join(home, "last.txt");
+    const result = await llmx(home, ["exec", "-o", out, "hello"]);
+    expect(result.code).toBe(0);
+    expect(await readFile(out, "utf8")).toBe(result.stdout.trim());
+  });
+
+  it("--add-dir lets workspace-write commands write one more directory, and only with it", async () => {
+    const home = await mockHome();
+    const other = await runtime.home();
+    const touch = (name: string) => `RUNSHELL: touch ${path.join(other, name)}; echo done`;
+    // Both directories live in the temp dir, which workspace-write would otherwise let commands write.
+    const sandbox = ["-s", "workspace-write", "-a", "never", "-c", "sandbox_workspace_write.exclude_slash_tmp=true"];
+    sandbox.push("-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true");
+    await llmx(home, ["exec", ...sandbox, touch("without.txt")]);
+    await llmx(home, ["exec", ...sandbox, "--add-dir", other, touch("with.txt")]);
+    expect(existsSync(path.join(other, "without.txt"))).toBe(false);
+    expect(existsSync(path.join(other, "with.txt"))).toBe(true);
+  });
+
   it("rejects an unknown provider before starting anything", async () => {
     const home = await runtime.home();
     const result = await llmx(home, ["exec", "--provider", "nowhere", "hi"]);

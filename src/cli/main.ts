@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The llmx command line. It uses the library exactly as any user would, through src/index.ts.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { text } from "node:stream/consumers";
@@ -39,6 +40,8 @@ type TurnOptions = {
   fullAuto?: boolean;
   config: string[];
   home?: string;
+  addDir?: string[];
+  outputLastMessage?: string;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -65,6 +68,8 @@ function turnOptions(command: Command): Command {
     .option("--full-auto", "low-friction sandboxed runs: sandbox workspace-write, approval on-request (as Codex)")
     .option("-c, --config <key=value>", "override a config.toml value (TOML syntax; repeatable)", collect, [])
     .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
+    .option("--add-dir <dir>", "another directory the workspace-write sandbox lets commands write (repeatable)", collect, [])
+    .option("-o, --output-last-message <file>", "also write the model's last message to this file")
     .option("--skip-git-repo-check", "accepted for compatibility with codex exec");
 }
 
@@ -82,7 +87,25 @@ async function configFrom(options: TurnOptions & { experimentalJson?: boolean })
   }
   if (options.approvalPolicy) overrides.approvalPolicy = options.approvalPolicy;
   if (options.sandbox) overrides.sandboxMode = options.sandbox;
-  return loadConfig(overrides);
+  const config = await loadConfig(overrides);
+  // A session in a directory that does not exist would fail on its first command: refuse it up front.
+  if (!isDirectory(config.cwd)) throw new LlmxError(`working directory ${config.cwd} does not exist or is not a directory`);
+  const extra = (options.addDir ?? []).map((dir) => path.resolve(dir));
+  const missing = extra.find((dir) => !isDirectory(dir));
+  if (missing !== undefined) throw new LlmxError(`--add-dir ${missing} does not exist or is not a directory`);
+  if (extra.length > 0 && sandboxMode(config.sandboxPolicy) === "workspace-write") {
+    const policy = config.sandboxPolicy as { writable_roots?: string[] };
+    config.sandboxPolicy = { ...config.sandboxPolicy, writable_roots: [...(policy.writable_roots ?? []), ...extra] };
+  }
+  return config;
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The prompt from the command line, or standard input when it is absent or `-` (as codex exec reads it). */
@@ -141,6 +164,7 @@ async function runConversation(
         { signal: interrupt.signal, interruptGraceMs: INTERRUPT_GRACE_MS },
       );
       await conversation.shutdown(graceIfInterrupted());
+      if (options.outputLastMessage !== undefined) await writeFile(options.outputLastMessage, result.lastAgentMessage ?? "");
       if (result.failed) process.exitCode = 1;
     } finally {
       await manager.shutdown(graceIfInterrupted());
