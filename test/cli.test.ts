@@ -158,6 +158,20 @@ describe("llmx sessions, resume and fork", () => {
     expect((await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n")).toHaveLength(3);
   });
 
+  it("resume --last continues the most recently updated session", async () => {
+    const home = await runtime.home();
+    await llmx(home, ["exec", "first session"]);
+    await llmx(home, ["exec", "second session"]);
+    const listed = (await llmx(home, ["sessions", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { conversationId: string });
+    const first = listed[1]?.conversationId ?? "";
+    expect((await llmx(home, ["resume", first, "more"])).stdout).toBe('Offline reply #2: you said "more".\n');
+    expect((await llmx(home, ["resume", "--last", "again"])).stdout).toBe('Offline reply #3: you said "again".\n');
+    expect((await llmx(home, ["exec", "resume", "--last", "and again"])).stdout).toBe('Offline reply #4: you said "and again".\n');
+    const none = await llmx(await runtime.home(), ["resume", "--last", "hi"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no session to resume/);
+  });
+
   it("refuses to resume a session another live process holds, naming it and appending nothing, until it is gone", async () => {
     const home = await runtime.home();
     await llmx(home, ["exec", "first session"]);

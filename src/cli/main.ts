@@ -198,8 +198,19 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
-const resume = (session: string) => async (manager: ConversationManager, config: ConversationConfig) =>
-  manager.resumeConversationFromRollout(config, await resolveRollout(config.home, session));
+const resume = (session: string | undefined, last: boolean) => async (manager: ConversationManager, config: ConversationConfig) =>
+  manager.resumeConversationFromRollout(config, await sessionToResume(config.home, session, last));
+
+/** The rollout `resume` continues: the one named, or with `--last` the most recently updated top-level session. */
+async function sessionToResume(home: string, session: string | undefined, last: boolean): Promise<string> {
+  if (session !== undefined && !last) return resolveRollout(home, session);
+  if (!last) throw new LlmxError("name the session to resume (its id or rollout path), or pass --last");
+  const { items } = await listConversations(home, { pageSize: 100 });
+  const topLevel = items.filter((item) => typeof item.source === "string");
+  const newest = topLevel.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0];
+  if (newest === undefined) throw new LlmxError(`no session to resume under ${home}`);
+  return newest.path;
+}
 
 const program = new Command()
   .name("llmx")
@@ -219,20 +230,24 @@ const exec = turnOptions(
 exec
   .command("resume")
   .description("continue a recorded session with a new prompt")
-  .argument("<session>", "session id or rollout file path")
+  .argument("[session]", "session id or rollout file path")
   .argument("[prompt]")
-  .action(async (session: string, prompt: string | undefined, _options: unknown, command: Command) => {
-    await runConversation(command.parent?.opts<TurnOptions>() ?? { config: [] }, prompt, resume(session));
+  .option("--last", "the most recently updated session (then the first argument is the prompt)")
+  .action(async (session: string | undefined, prompt: string | undefined, options: { last?: boolean }, command: Command) => {
+    const last = options.last === true;
+    await runConversation(command.parent?.opts<TurnOptions>() ?? { config: [] }, last ? (session ?? prompt) : prompt, resume(session, last));
   });
 
 turnOptions(
   program
     .command("resume")
-    .description("continue a recorded session (by id or rollout path) with a new prompt")
-    .argument("<session>", "session id or rollout file path")
-    .argument("[prompt]"),
-).action(async (session: string, prompt: string | undefined, options: TurnOptions) => {
-  await runConversation(options, prompt, resume(session));
+    .description("continue a recorded session (by id or rollout path, or --last) with a new prompt")
+    .argument("[session]", "session id or rollout file path")
+    .argument("[prompt]")
+    .option("--last", "the most recently updated session (then the first argument is the prompt)"),
+).action(async (session: string | undefined, prompt: string | undefined, options: TurnOptions & { last?: boolean }) => {
+  const last = options.last === true;
+  await runConversation(options, last ? (session ?? prompt) : prompt, resume(session, last));
 });
 
 turnOptions(
