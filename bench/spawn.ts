@@ -33,10 +33,15 @@ async function measure(manager: ConversationManager, count: number, atOnce: bool
   return { latencies, wall: performance.now() - start, failures };
 }
 
-/** Runs `count` conversations once and ends them, so `count` threads are up with the worker module loaded. */
+/**
+ * Runs `count` conversations once and ends them, so `count` threads are up with the worker module loaded. A
+ * conversation that fails to start here (its thread starved while all start at once) is reported, not fatal.
+ */
 async function warmUp(manager: ConversationManager, count: number): Promise<void> {
-  const started = await Promise.all(Array.from({ length: count }, () => manager.newConversation(config)));
-  await Promise.all(started.map(({ conversation }) => conversation.shutdown()));
+  const started = await Promise.allSettled(Array.from({ length: count }, () => manager.newConversation(config)));
+  const failed = started.flatMap((result) => (result.status === "rejected" ? [String(result.reason).split("\n")[0]] : []));
+  for (const reason of new Set(failed)) console.log(`FAILED warm-up spawn: ${reason}`);
+  await Promise.all(started.flatMap((result) => (result.status === "fulfilled" ? [result.value.conversation.shutdown()] : [])));
 }
 
 type Scenario = { name: string; count: number; atOnce: boolean; warm: boolean; perThread?: number };
