@@ -153,6 +153,43 @@ describe("the sandbox under each approval policy", () => {
   });
 });
 
+describe("attacks on the rules and the sandbox, with every request denied", () => {
+  // Under untrusted each runs unasked only if the rules call it safe; under every policy whatever runs must not
+  // write outside the workspace or print a secret.
+  const policies = ["untrusted", "on-request", "never"] as const;
+  const modes = ["read-only", "workspace-write"] as const;
+  const cases = policies.flatMap((policy) => modes.map((mode) => [policy, mode] as const));
+
+  it.each(cases)("%s / %s: no secret, no write outside, no planted program run unasked", async (policy, mode) => {
+    process.env.LLMX_ATTACK_TOKEN = "s3cr3t-token-value";
+    try {
+      const work = await runtime.home();
+      const outside = await runtime.home();
+      await writeFile(path.join(work, "bash"), "#!/bin/sh\ntouch planted-ran\n", { mode: 0o755 });
+      // The temp dir, where both directories live, is not a writable root here.
+      const sandboxPolicy = { mode, exclude_slash_tmp: true, exclude_tmpdir_env_var: true };
+      const { conversation } = await start({ cwd: work, approvalPolicy: policy, sandboxPolicy });
+      const attacks = [
+        "RUNSHELL: cat /proc/self/environ; echo $LLMX_ATTACK_TOKEN",
+        `RUNSHELL: echo x > ${path.join(outside, "escaped.txt")}`,
+        "RUNSHELL: /proc/self/cwd/bash -c true",
+        `RUNSHELL: find . -maxdepth 0 {-true,-exec} touch ${path.join(outside, "brace.txt")} \\;`,
+      ];
+      for (const attack of attacks) {
+        const events = await turnWithApprovals(conversation, attack, () => "denied");
+        const shown = JSON.stringify(events.map((event) => event.msg));
+        expect(shown).not.toContain("s3cr3t-token-value");
+      }
+      expect(existsSync(path.join(outside, "escaped.txt"))).toBe(false);
+      expect(existsSync(path.join(outside, "brace.txt"))).toBe(false);
+      // Under untrusted nothing unknown runs unasked; the other policies run what the model asks, sandboxed.
+      if (policy === "untrusted") expect(existsSync(path.join(work, "planted-ran"))).toBe(false);
+    } finally {
+      delete process.env.LLMX_ATTACK_TOKEN;
+    }
+  });
+});
+
 describe("interrupt", () => {
   it("while the model streams: turn_aborted, and the next turn works", async () => {
     const { conversation } = await start();
