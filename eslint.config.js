@@ -8,8 +8,8 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      // The bench's model provider is plain JavaScript (workers load it as is): linted outside the tsconfig.
-      parserOptions: { projectService: { allowDefaultProject: ["bench/lib/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      // The bench's model provider and the build scripts are plain JavaScript: linted outside the tsconfig.
+      parserOptions: { projectService: { allowDefaultProject: ["bench/lib/*.mjs", "scripts/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",

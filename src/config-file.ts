@@ -29,7 +29,21 @@ const ProviderTable = z.looseObject({
   stream_idle_timeout_ms: z.number().int().positive().optional(),
 });
 
+/** `[profiles.<name>]`: a named set of top-level keys that `--profile` (or `profile = "<name>"`) lays over them. */
+const ProfileTable = z.looseObject({
+  model: z.string().optional(),
+  model_provider: z.string().optional(),
+  approval_policy: AskForApproval.optional(),
+  sandbox_mode: SandboxMode.optional(),
+  model_reasoning_effort: ReasoningEffort.optional(),
+  instructions: z.string().optional(),
+  developer_instructions: z.string().optional(),
+});
+
 const ConfigToml = z.looseObject({
+  /** The profile used when the command line names none (Codex's `profile` key). */
+  profile: z.string().optional(),
+  profiles: z.record(z.string(), ProfileTable).optional(),
   model: z.string().optional(),
   model_provider: z.string().optional(),
   approval_policy: AskForApproval.optional(),
@@ -74,6 +88,12 @@ export type ConfigOverrides = {
   sandboxMode?: z.infer<typeof SandboxMode>;
   /** `key=value` pairs in TOML syntax, like `codex --config` (dotted keys allowed). */
   rawOverrides?: readonly string[];
+  /** The `[profiles.<name>]` table to lay over the top-level keys (default: config.toml's `profile` key). */
+  profile?: string;
+  /** Run without writing a rollout file (Codex's `--ephemeral`). */
+  ephemeral?: boolean;
+  /** Told about keys of config.toml llmx does not know (or knows and ignores), one message per key. */
+  onWarning?: (message: string) => void;
 };
 
 /** The model used when a real provider is chosen without naming a model. */
@@ -161,10 +181,108 @@ export async function loadConfig(overrides: ConfigOverrides = {}): Promise<Conve
     if (!parsed.success) throw new InvalidConfigError(`--config: ${z.prettifyError(parsed.error)}`);
     toml = parsed.data;
   }
+  if (overrides.onWarning) for (const warning of configWarnings(toml)) overrides.onWarning(warning);
   return resolveConfig(toml, { ...overrides, home });
 }
 
-export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { home: string }): ConversationConfig {
+/**
+ * The top-level keys with the chosen profile's keys laid over them. The profile is `overrides.profile`, else
+ * config.toml's `profile` key; naming one that has no `[profiles.<name>]` table is an error.
+ */
+export function applyProfile(toml: ConfigToml, profile: string | undefined): ConfigToml {
+  const name = profile ?? toml.profile;
+  if (name === undefined) return toml;
+  const table = toml.profiles?.[name];
+  if (table === undefined) {
+    const known = Object.keys(toml.profiles ?? {});
+    const list = known.length === 0 ? "config.toml defines none" : `known: ${known.join(", ")}`;
+    throw new InvalidConfigError(`config profile "${name}" not found (${list})`);
+  }
+  const defined = Object.fromEntries(Object.entries(table).filter(([, value]) => value !== undefined));
+  return { ...toml, ...defined };
+}
+
+/** Keys llmx reads, per table (`*` stands for any name: a provider id, a profile name). */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  "": [...Object.keys(ConfigToml.shape)],
+  profiles: ["*"],
+  "profiles.*": [...Object.keys(ProfileTable.shape)],
+  model_providers: ["*"],
+  "model_providers.*": [...Object.keys(ProviderTable.shape)],
+  sandbox_workspace_write: ["network_access", "writable_roots", "exclude_tmpdir_env_var", "exclude_slash_tmp"],
+  shell_environment_policy: ["inherit", "ignore_default_excludes", "exclude", "include_only", "set", "experimental_use_profile"],
+  "shell_environment_policy.set": ["*"],
+  "model_providers.*.http_headers": ["*"],
+  agents: ["max_depth", "max_threads"],
+};
+
+/** Top-level keys Codex reads that llmx accepts and ignores (a shared config.toml keeps working). */
+const CODEX_KEYS_IGNORED = new Set([
+  "model_context_window",
+  "model_max_output_tokens",
+  "model_auto_compact_token_limit",
+  "model_reasoning_summary",
+  "model_verbosity",
+  "model_supports_reasoning_summaries",
+  "model_instructions_file",
+  "experimental_instructions_file",
+  "hide_agent_reasoning",
+  "show_raw_agent_reasoning",
+  "file_opener",
+  "history",
+  "tui",
+  "notify",
+  "notice",
+  "mcp_servers",
+  "project_doc_max_bytes",
+  "project_doc_fallback_filenames",
+  "projects",
+  "tools",
+  "features",
+  "otel",
+  "review_model",
+  "chatgpt_base_url",
+  "preferred_auth_method",
+  "forced_login_method",
+  "forced_chatgpt_workspace_id",
+  "cli_auth_credentials_store",
+  "mcp_oauth_credentials_store",
+  "disable_response_storage",
+  "windows_wsl_setup_acknowledged",
+  "check_for_update_on_startup",
+  "oss_provider",
+  "web_search",
+]);
+
+/**
+ * One message per key of `toml` llmx does not read: "ignored" for a top-level key Codex knows, "unknown"
+ * otherwise, naming its table. Nested tables are checked where llmx knows their keys.
+ */
+export function configWarnings(toml: Record<string, unknown>): string[] {
+  const warnings: string[] = [];
+  const visit = (table: Record<string, unknown>, pattern: string, at: string): void => {
+    const known = KNOWN_KEYS[pattern];
+    if (known === undefined) return;
+    for (const [key, value] of Object.entries(table)) {
+      const childPattern = known.includes("*") ? `${pattern === "" ? "" : `${pattern}.`}*` : `${pattern === "" ? "" : `${pattern}.`}${key}`;
+      const childAt = at === "" ? key : `${at}.${key}`;
+      if (!known.includes("*") && !known.includes(key)) {
+        const where = at === "" ? "at the top level" : `in [${at}]`;
+        if (pattern === "" && CODEX_KEYS_IGNORED.has(key)) warnings.push(`config.toml: "${key}" is a Codex key llmx ignores`);
+        else warnings.push(`config.toml: unknown key "${key}" ${where} (ignored)`);
+        continue;
+      }
+      if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+        visit(value as Record<string, unknown>, childPattern, childAt);
+      }
+    }
+  };
+  visit(toml, "", "");
+  return warnings;
+}
+
+export function resolveConfig(rawToml: ConfigToml, overrides: ConfigOverrides & { home: string }): ConversationConfig {
+  const toml = applyProfile(rawToml, overrides.profile);
   const providerId = overrides.provider ?? toml.model_provider ?? OFFLINE_PROVIDER;
   const provider = providerId === OFFLINE_PROVIDER ? undefined : resolveProvider(providerId, toml);
   const model = overrides.model ?? toml.model ?? (provider ? DEFAULT_REMOTE_MODEL : OFFLINE_MODEL);
@@ -186,6 +304,8 @@ export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { h
     ...(toml.agents?.max_depth !== undefined ? { maxSubagentDepth: toml.agents.max_depth } : {}),
     ...(toml.agents?.max_threads !== undefined ? { maxSubagents: toml.agents.max_threads } : {}),
     ...(envPolicy !== undefined ? { shellEnvironmentPolicy: shellEnvironmentPolicy(envPolicy) } : {}),
+    // Nothing to resume an ephemeral conversation from: it is not restarted after a crash.
+    ...(overrides.ephemeral ? { ephemeral: true, restart: "temporary" as const } : {}),
   });
 }
 

@@ -62,6 +62,11 @@ export type ConversationConfig = {
    * resumed from its rollout and wired to its parent's worker again; the task it was running ends with an error.
    */
   subagentRestart?: RestartType;
+  /**
+   * Run without a rollout file (Codex's `--ephemeral`): the conversation is recorded in memory only, so it cannot
+   * be resumed, forked or restarted. Its sub-agents are ephemeral too.
+   */
+  ephemeral?: boolean;
   /** How long it gets to shut down before it is killed, in ms, or "brutal_kill" (default 10 s; sub-agents 2 s). */
   shutdown?: number | "brutal_kill";
 };

@@ -62,6 +62,33 @@ export class InvalidConfigError extends LlmxError {
   override readonly code = "invalid_config";
 }
 
+/** A file given as input (an image, an output schema) that cannot be used: missing, too large, not what it must be. */
+export class InvalidInputFileError extends LlmxError {
+  override readonly code = "invalid_input_file";
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A fork cut before a user message the session does not have. */
+export class ForkPointError extends LlmxError {
+  override readonly code = "fork_point_out_of_range";
+  constructor(
+    readonly path: string,
+    readonly nth: number,
+    readonly userMessages: number,
+  ) {
+    super(
+      `cannot fork before user message ${nth} (0-based): the session has ${userMessages} user message` +
+        `${userMessages === 1 ? "" : "s"} (valid: 0 to ${Math.max(0, userMessages - 1)}; omit it to fork the whole session)`,
+    );
+  }
+}
+
 export class RolloutError extends LlmxError {
   override readonly code: string = "rollout_error";
   constructor(
@@ -416,6 +443,8 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     WorkerCrashedError,
     InvalidOpError,
     InvalidConfigError,
+    InvalidInputFileError,
+    ForkPointError,
     RolloutError,
     RolloutNotFoundError,
     EmptyRolloutError,

@@ -45,8 +45,10 @@ export {
   ConversationInUseError,
   ConversationNotFoundError,
   EmptyRolloutError,
+  ForkPointError,
   InternalAgentDiedError,
   InvalidConfigError,
+  InvalidInputFileError,
   InvalidOpError,
   LlmxError,
   MissingApiKeyError,
@@ -74,7 +76,8 @@ export {
   WorkerCrashedError,
 } from "./errors.js";
 export { errorCode, errorEvent } from "./errors.js";
-export { loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";
+export { MAX_IMAGE_BYTES, imageDataUrl, resolveLocalImages } from "./util/image.js";
+export { applyProfile, configWarnings, loadConfig, loadConfigToml, parseConfigToml, resolveConfig } from "./config-file.js";
 export type { ConfigOverrides, ConfigToml } from "./config-file.js";
 export type { ModelProviderInfo, WireApi } from "./model/provider-info.js";
 

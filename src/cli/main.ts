@@ -2,7 +2,7 @@
 // The llmx command line. It uses the library exactly as any user would, through src/index.ts.
 import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { text } from "node:stream/consumers";
@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ConversationManager,
   DEFAULT_MAX_SUBAGENTS,
+  InvalidInputFileError,
   LlmxError,
   RolloutNotFoundError,
   defaultHome,
@@ -24,19 +25,29 @@ import {
   sandboxMode,
   sandboxedArgv,
   type SandboxOptions,
+  type ConversationSummary,
+  type UserInput,
+  imageDataUrl,
 } from "../index.js";
 import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
 import { promptForApproval } from "./approval-prompt.js";
-import { runPrompt } from "./run-turn.js";
+import { createTextRenderer, useColor, type ColorChoice } from "./exec-text.js";
+import { runPrompt, type PromptInput } from "./run-turn.js";
 
 type TurnOptions = {
   json?: boolean;
   cd?: string;
   model?: string;
   provider?: string;
+  askForApproval?: ConfigOverrides["approvalPolicy"];
   approvalPolicy?: ConfigOverrides["approvalPolicy"];
   sandbox?: ConfigOverrides["sandboxMode"];
+  profile?: string;
+  color?: ColorChoice;
+  outputSchema?: string;
+  image?: string[];
+  ephemeral?: boolean;
   fullAuto?: boolean;
   config: string[];
   home?: string;
@@ -45,6 +56,12 @@ type TurnOptions = {
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+/** Repeatable, and each value may list several, comma-separated (as codex's `-i a.png,b.png`). */
+const collectList = (value: string, previous: string[]): string[] => [
+  ...previous,
+  ...value.split(",").map((part) => part.trim()).filter((part) => part !== ""),
+];
+const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"];
 
 /** The options every command that runs a turn takes (the ones `codex exec` takes, where they apply). */
 function turnOptions(command: Command): Command {
@@ -54,14 +71,8 @@ function turnOptions(command: Command): Command {
     .option("-C, --cd <dir>", "working directory of the session")
     .option("-m, --model <model>", "model to use")
     .option("--provider <id>", "model provider id (offline, openai, ollama, or one from config.toml)")
-    .addOption(
-      new Option("-a, --approval-policy <policy>", "when to ask before running a command").choices([
-        "untrusted",
-        "on-failure",
-        "on-request",
-        "never",
-      ]),
-    )
+    .addOption(new Option("-a, --ask-for-approval <policy>", "when to ask before running a command").choices(APPROVAL_POLICIES))
+    .addOption(new Option("--approval-policy <policy>", "alias of --ask-for-approval").choices(APPROVAL_POLICIES).hideHelp())
     .addOption(
       new Option("-s, --sandbox <mode>", "sandbox policy").choices(["read-only", "workspace-write", "danger-full-access"]),
     )
@@ -70,6 +81,13 @@ function turnOptions(command: Command): Command {
     .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
     .option("--add-dir <dir>", "another directory the workspace-write sandbox lets commands write (repeatable)", collect, [])
     .option("-o, --output-last-message <file>", "also write the model's last message to this file")
+    .option("-p, --profile <name>", "use the [profiles.<name>] table of config.toml over its top-level keys")
+    .option("-i, --image <file>", "attach an image to the prompt (repeatable, or comma-separated)", collectList, [])
+    .option("--output-schema <file>", "a JSON schema file the final answer must follow (sent as structured output)")
+    .option("--ephemeral", "run without writing a rollout file (the session cannot be resumed)")
+    .addOption(
+      new Option("--color <when>", "ANSI colour on stderr (auto: only on a terminal)").choices(["always", "never", "auto"]).default("auto"),
+    )
     .option("--skip-git-repo-check", "accepted for compatibility with codex exec");
 }
 
@@ -80,12 +98,16 @@ async function configFrom(options: TurnOptions & { experimentalJson?: boolean })
   if (options.cd) overrides.cwd = options.cd;
   if (options.model) overrides.model = options.model;
   if (options.provider) overrides.provider = options.provider;
+  if (options.profile !== undefined) overrides.profile = options.profile;
+  if (options.ephemeral) overrides.ephemeral = true;
+  overrides.onWarning = (message) => void process.stderr.write(`llmx: warning: ${message}\n`);
   if (options.fullAuto) {
     // Codex's meaning: commands run unasked inside a sandbox that lets them write only the workspace.
     overrides.approvalPolicy = "on-request";
     overrides.sandboxMode = "workspace-write";
   }
-  if (options.approvalPolicy) overrides.approvalPolicy = options.approvalPolicy;
+  const approval = options.askForApproval ?? options.approvalPolicy;
+  if (approval) overrides.approvalPolicy = approval;
   if (options.sandbox) overrides.sandboxMode = options.sandbox;
   const config = await loadConfig(overrides);
   // A session in a directory that does not exist would fail on its first command: refuse it up front.
@@ -108,13 +130,83 @@ function isDirectory(dir: string): boolean {
   }
 }
 
-/** The prompt from the command line, or standard input when it is absent or `-` (as codex exec reads it). */
+/**
+ * The prompt, as codex exec reads it: from standard input when it is absent or `-`; given on the command line
+ * with standard input piped, the input is appended after a blank line in a `<stdin>` block (empty input adds
+ * nothing). Appended input must start within STDIN_CONTEXT_WAIT_MS, so an idle open pipe cannot hang the run.
+ */
 async function readPrompt(prompt: string | undefined): Promise<string> {
-  if (prompt !== undefined && prompt !== "-") return prompt;
+  if (prompt !== undefined && prompt !== "-") {
+    if (process.stdin.isTTY) return prompt;
+    const piped = await readStdinIfAny(STDIN_CONTEXT_WAIT_MS);
+    if (piped === undefined || piped.trim() === "") return prompt;
+    return `${prompt}\n\n<stdin>\n${piped}${piped.endsWith("\n") ? "" : "\n"}</stdin>`;
+  }
   if (process.stdin.isTTY) throw new LlmxError("no prompt given (pass it as an argument or on standard input)");
   const fromStdin = (await text(process.stdin)).trim();
   if (fromStdin === "") throw new LlmxError("no prompt given on standard input");
   return fromStdin;
+}
+
+/** How long a piped standard input gets to send its first byte (or end) when a prompt is also given. */
+const STDIN_CONTEXT_WAIT_MS = 2_000;
+
+/** All of standard input, or undefined when nothing (not even its end) arrives within `waitMs`. */
+async function readStdinIfAny(waitMs: number): Promise<string | undefined> {
+  const stdin = process.stdin;
+  const chunks: Buffer[] = [];
+  return new Promise<string | undefined>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      stdin.pause();
+      process.stderr.write(`llmx: standard input sent nothing within ${waitMs} ms; running without it\n`);
+      resolve(undefined);
+    }, waitMs);
+    const onData = (chunk: Buffer): void => {
+      clearTimeout(timer);
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      stdin.off("data", onData).off("end", onEnd).off("error", onError);
+    };
+    stdin.on("data", onData).once("end", onEnd).once("error", onError);
+  });
+}
+
+/** The images of `-i`, as data URLs, read before anything starts: a missing or oversized file stops the run. */
+async function imageInputs(files: readonly string[]): Promise<UserInput[]> {
+  return Promise.all(files.map(async (file) => ({ type: "image" as const, image_url: await imageDataUrl(path.resolve(file)) })));
+}
+
+async function readOutputSchema(file: string): Promise<unknown> {
+  let source: string;
+  try {
+    source = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(error)})`;
+    throw new InvalidInputFileError(file, `--output-schema ${file} ${why}`, { cause: error });
+  }
+  let schema: unknown;
+  try {
+    schema = JSON.parse(source);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new InvalidInputFileError(file, `--output-schema ${file} is not valid JSON: ${detail}`, { cause: error });
+  }
+  if (typeof schema !== "object" || schema === null || Array.isArray(schema)) {
+    throw new InvalidInputFileError(file, `--output-schema ${file} must hold a JSON object (a JSON schema)`);
+  }
+  return schema;
 }
 
 /** The shell's code for a process ended by Ctrl-C (128 + SIGINT). */
@@ -142,7 +234,22 @@ async function runConversation(
   process.on("SIGINT", onSigint);
   try {
     const config = await configFrom(options);
-    const input = await readPrompt(prompt);
+    const promptText = await readPrompt(prompt);
+    const images = await imageInputs(options.image ?? []);
+    const schema = options.outputSchema === undefined ? undefined : await readOutputSchema(options.outputSchema);
+    // Images first, then the text, in the order codex exec sends them.
+    const input: PromptInput = { items: [...images, { type: "text", text: promptText }] };
+    if (schema !== undefined) {
+      input.turn = {
+        cwd: config.cwd,
+        approval_policy: config.approvalPolicy,
+        sandbox_policy: config.sandboxPolicy,
+        model: config.model,
+        summary: config.reasoningSummary,
+        ...(config.reasoningEffort === undefined ? {} : { effort: config.reasoningEffort }),
+        final_output_json_schema: schema,
+      };
+    }
     // One conversation, and room for the sub-agents its tree may run at once.
     const maxConversations = 1 + (config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS);
     const manager = new ConversationManager({ source: "exec", maxConversations, minThreads: 1 });
@@ -151,6 +258,8 @@ async function runConversation(
     try {
       const { conversation, sessionConfigured } = await start(manager, config);
       const interactive = process.stdin.isTTY === true && options.json !== true;
+      const renderer = options.json === true ? undefined : createTextRenderer(process.stderr, useColor(options.color ?? "auto", process.stderr));
+      renderer?.header(config, sessionConfigured.session_id, promptText);
       const result = await runPrompt(
         conversation,
         input,
@@ -158,6 +267,9 @@ async function runConversation(
           json: options.json === true,
           stdout: process.stdout,
           stderr: process.stderr,
+          ...(renderer === undefined ? {} : { text: renderer }),
+          // On one terminal the answer was just streamed there; elsewhere stdout gets it (`> out.txt`).
+          answerToStdout: !(process.stdout.isTTY === true && process.stderr.isTTY === true),
           ...(interactive ? { approve: (request) => promptForApproval(request, process.stdin, process.stderr) } : {}),
         },
         { id: "", msg: sessionConfigured },
@@ -190,6 +302,12 @@ async function resolveRollout(home: string, idOrPath: string): Promise<string> {
   const found = await findRolloutPathById(home, idOrPath);
   if (found === undefined) throw new LlmxError(`no session with id ${idOrPath} under ${home}`);
   return found;
+}
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
+  return parsed;
 }
 
 function nonNegativeInt(value: string): number {
@@ -253,11 +371,11 @@ turnOptions(
 turnOptions(
   program
     .command("fork")
-    .description("start a new session from a recorded one, cut before its nth (0-based) user message")
+    .description("start a new session from a recorded one: all of it, or cut before its nth (0-based) user message")
     .argument("<session>", "session id or rollout file path")
     .argument("[prompt]")
-    .requiredOption("--nth <n>", "user message to cut before (0-based)", nonNegativeInt),
-).action(async (session: string, prompt: string | undefined, options: TurnOptions & { nth: number }) => {
+    .option("--nth <n>", "user message to cut before (0-based; default: fork the whole session)", nonNegativeInt),
+).action(async (session: string, prompt: string | undefined, options: TurnOptions & { nth?: number }) => {
   await runConversation(options, prompt, async (manager, config) =>
     manager.forkConversation(options.nth, config, await resolveRollout(config.home, session)),
   );
@@ -265,18 +383,65 @@ turnOptions(
 
 program
   .command("sessions")
-  .description("list recorded sessions, newest first")
+  .description("list recorded sessions, most recently updated first (top-level ones unless --all)")
   .option("--home <dir>", "llmx home holding sessions/")
   .option("--json", "print one JSON object per session")
-  .option("-n, --limit <n>", "how many to list", nonNegativeInt, 25)
-  .action(async (options: { home?: string; json?: boolean; limit: number }) => {
+  .option("--all", "include sub-agents' sessions")
+  .option("-n, --limit <n>", "how many to list per page", positiveInt, 20)
+  .option("--page <n>", "which page of --limit sessions (1 is the newest)", positiveInt, 1)
+  .action(async (options: { home?: string; json?: boolean; all?: boolean; limit: number; page: number }) => {
     const home = options.home ? path.resolve(options.home) : defaultHome();
-    const page = await listConversations(home, { pageSize: options.limit });
-    for (const item of page.items) {
-      if (options.json) process.stdout.write(`${JSON.stringify(item)}\n`);
-      else process.stdout.write(`${item.conversationId}  ${item.updatedAt}  ${oneLine(item.preview ?? "")}\n`);
+    const all = await allSessions(home);
+    const chosen = options.all ? all : all.filter((item) => item.parentId === undefined && !isSubagentSource(item.source));
+    const page = chosen.slice((options.page - 1) * options.limit, options.page * options.limit);
+    if (options.json) {
+      for (const item of page) process.stdout.write(`${JSON.stringify(item)}\n`);
+      return;
     }
+    const rows = page.map((item) => [
+      item.conversationId,
+      item.updatedAt.replace(/\.\d+Z$/, "Z"),
+      item.cwd,
+      sourceName(item.source),
+      item.parentId ?? "",
+      oneLine(item.preview ?? ""),
+    ]);
+    printTable(["ID", "UPDATED", "CWD", "SOURCE", "PARENT", "FIRST PROMPT"], rows, options.all === true);
+    const pages = Math.max(1, Math.ceil(chosen.length / options.limit));
+    if (pages > 1) process.stderr.write(`page ${options.page} of ${pages} (${chosen.length} sessions; --page N for more)\n`);
   });
+
+/** Every recorded session, the most recently updated first. */
+async function allSessions(home: string): Promise<ConversationSummary[]> {
+  const items: ConversationSummary[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listConversations(home, { pageSize: 500, ...(cursor === undefined ? {} : { cursor }) });
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return items.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+}
+
+function isSubagentSource(source: ConversationSummary["source"]): boolean {
+  return typeof source === "object" && source !== null && "subagent" in source;
+}
+
+function sourceName(source: ConversationSummary["source"]): string {
+  if (typeof source === "string") return source;
+  return isSubagentSource(source) ? "subagent" : "other";
+}
+
+/** Columns padded to their widest cell; the parent column only when sub-agents are listed. */
+function printTable(header: string[], rows: string[][], withParent: boolean): void {
+  const keep = (_: unknown, index: number): boolean => withParent || index !== 4;
+  const table = [header, ...rows].map((row) => row.filter(keep));
+  const widths = (table[0] ?? []).map((_, column) => Math.max(...table.map((row) => (row[column] ?? "").length)));
+  for (const row of table) {
+    const cells = row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)));
+    process.stdout.write(`${cells.join("  ")}\n`);
+  }
+}
 
 type SandboxCommandOptions = {
   mode?: ConfigOverrides["sandboxMode"];

@@ -2,13 +2,18 @@
 // with --json, the `codex exec --json` event lines), approval prompts on a terminal. An abort signal (Ctrl-C)
 // interrupts the turn and waits, for a bounded time, for the session to end it.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Conversation, Event, EventMsgOf, ReviewDecision } from "../index.js";
+import type { Conversation, Event, EventMsgOf, Op, ReviewDecision, UserInput } from "../index.js";
 import { createExecJsonTranslator } from "./exec-json.js";
+import type { TextRenderer } from "./exec-text.js";
 
 export type TurnOutput = {
   json: boolean;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** Without --json: shows the turn as it happens on stderr. Without it, only errors are shown there. */
+  text?: TextRenderer;
+  /** Without --json: whether the final answer is written to stdout (default true). */
+  answerToStdout?: boolean;
   /** Decides approval requests; without it every request is denied (nobody can be asked). */
   approve?: (request: EventMsgOf<"exec_approval_request">) => Promise<ReviewDecision>;
 };
@@ -26,9 +31,15 @@ export type TurnResult = { lastAgentMessage: string | null; failed: boolean; int
 export const DEFAULT_INTERRUPT_GRACE_MS = 5_000;
 const GAVE_UP = Symbol("gave up");
 
+/**
+ * The prompt as text, or as input items (text and images); `turn` makes it a `user_turn` op with these
+ * settings (needed for an output schema), otherwise it is sent as `user_input`.
+ */
+export type PromptInput = string | { items: UserInput[]; turn?: Omit<Extract<Op, { type: "user_turn" }>, "type" | "items"> };
+
 export async function runPrompt(
   conversation: Conversation,
-  prompt: string,
+  prompt: PromptInput,
   out: TurnOutput,
   sessionConfigured: Event,
   control: TurnControl = {},
@@ -38,11 +49,17 @@ export async function runPrompt(
   if (interrupted()) return { lastAgentMessage: null, failed: true, interrupted: true };
   const translate = createExecJsonTranslator();
   const print = (event: Event): void => {
-    if (!out.json) return;
+    if (!out.json) {
+      out.text?.event(event);
+      return;
+    }
     for (const line of translate(event)) out.stdout.write(`${JSON.stringify(line)}\n`);
   };
   print(sessionConfigured);
-  const turnId = await conversation.submit({ type: "user_input", items: [{ type: "text", text: prompt }] });
+  const input = typeof prompt === "string" ? { items: [{ type: "text" as const, text: prompt }] } : prompt;
+  const turnId = await conversation.submit(
+    input.turn === undefined ? { type: "user_input", items: input.items } : { type: "user_turn", items: input.items, ...input.turn },
+  );
   const interruption = watchInterruption(conversation, signal, interruptGraceMs);
   let failed = false;
   try {
@@ -57,10 +74,10 @@ export async function runPrompt(
       switch (msg.type) {
         case "error":
           failed = true;
-          if (!out.json) out.stderr.write(`error: ${msg.message}\n`);
+          if (!out.json && !out.text) out.stderr.write(`error: ${msg.message}\n`);
           break;
         case "stream_error":
-          if (!out.json) out.stderr.write(`${msg.message}\n`);
+          if (!out.json && !out.text) out.stderr.write(`${msg.message}\n`);
           break;
         case "exec_approval_request": {
           // Ctrl-C while the terminal is asking: the interrupt ends the turn, the question goes unanswered.
@@ -75,10 +92,15 @@ export async function runPrompt(
         }
         case "task_complete":
           if (event.id !== turnId) break;
-          if (!out.json && msg.last_agent_message !== null) out.stdout.write(`${msg.last_agent_message}\n`);
+          out.text?.footer();
+          if (!out.json && out.answerToStdout !== false && msg.last_agent_message !== null) {
+            out.stdout.write(`${msg.last_agent_message}\n`);
+          }
           return { lastAgentMessage: msg.last_agent_message, failed, interrupted: interrupted() };
         case "turn_aborted":
-          if (event.id === turnId) return { lastAgentMessage: null, failed: true, interrupted: interrupted() };
+          if (event.id !== turnId) break;
+          out.text?.footer();
+          return { lastAgentMessage: null, failed: true, interrupted: interrupted() };
           break;
       }
     }

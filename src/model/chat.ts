@@ -7,6 +7,7 @@ import type { ResponseItem, TokenUsage } from "../protocol/index.js";
 import { toChatMessages, toChatTools } from "./chat-messages.js";
 import type { HttpClientOptions } from "./http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
+import { OUTPUT_SCHEMA_NAME } from "./responses.js";
 import type { ModelClient, ModelRequest, ModelStreamEvent } from "./types.js";
 import { createWireClient } from "./wire-client.js";
 
@@ -30,6 +31,10 @@ export function chatRequestBody(request: ModelRequest): Record<string, unknown> 
     ...(request.tools.length === 0 ? {} : { tools: toChatTools(request.tools) }),
     stream: true,
     stream_options: { include_usage: true },
+    // Chat Completions' form of structured output, with the name and strictness Codex uses on the Responses API.
+    ...(request.outputSchema === undefined
+      ? {}
+      : { response_format: { type: "json_schema", json_schema: { name: OUTPUT_SCHEMA_NAME, schema: request.outputSchema, strict: true } } }),
   };
 }
 

@@ -23,7 +23,13 @@ export function createResponsesClient(info: ModelProviderInfo, options: HttpClie
   });
 }
 
-/** The request body, field for field as Codex builds it (minus Codex's own `text` and `client_metadata`). */
+/** The name Codex gives an `--output-schema` schema on the wire. */
+export const OUTPUT_SCHEMA_NAME = "codex_output_schema";
+
+/**
+ * The request body, field for field as Codex builds it (minus Codex's `client_metadata`, and `text` only when
+ * an output schema is given: `text.format` as Codex sends it, strict).
+ */
 export function responsesRequestBody(request: ModelRequest): Record<string, unknown> {
   const effort = request.reasoningEffort;
   return {
@@ -39,6 +45,9 @@ export function responsesRequestBody(request: ModelRequest): Record<string, unkn
     // With store:false, reasoning can only be carried to the next request encrypted.
     include: effort === undefined ? [] : ["reasoning.encrypted_content"],
     prompt_cache_key: request.conversationId,
+    ...(request.outputSchema === undefined
+      ? {}
+      : { text: { format: { type: "json_schema", name: OUTPUT_SCHEMA_NAME, schema: request.outputSchema, strict: true } } }),
   };
 }
 

@@ -20,6 +20,8 @@ export type ModelRequest = {
   /** History as the model sees it (already cleaned of items it must not see). */
   input: readonly ResponseItem[];
   tools: readonly ToolSpec[];
+  /** A JSON schema the final answer must follow (`--output-schema`); sent as the provider's structured output. */
+  outputSchema?: unknown;
 };
 
 export type ModelStreamEvent =

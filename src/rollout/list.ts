@@ -17,6 +17,8 @@ export type ConversationSummary = {
   source: SessionSource;
   modelProvider: string | null | undefined;
   cwd: string;
+  /** The conversation that started this one, for a sub-agent. */
+  parentId?: string;
 };
 
 export type ConversationPage = {
@@ -138,7 +140,9 @@ async function summarize(file: Candidate): Promise<ConversationSummary | undefin
     if (meta && preview !== undefined) break;
   }
   if (!meta) return undefined;
+  const parentId = typeof meta.parent_id === "string" ? { parentId: meta.parent_id } : {};
   return {
+    ...parentId,
     conversationId: meta.id,
     path: file.path,
     createdAt: meta.timestamp,

@@ -25,6 +25,7 @@ import { initialMessages } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
 import { createModelClient } from "../model/registry.js";
 import { type Clock, type IdSource, createIdSource, systemClock } from "../util/clock.js";
+import { resolveLocalImages } from "../util/image.js";
 import { loadUserInstructions } from "./agents-md.js";
 import { PendingApprovals } from "./approvals.js";
 import { BASE_INSTRUCTIONS } from "./prompt.js";
@@ -235,13 +236,18 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     const id = submission.id;
     switch (op.type) {
       case "user_input":
-      case "user_turn":
+      case "user_turn": {
         if (op.type === "user_turn") settings = applyOverrides(settings, op);
-        if (!runner.inject(userInputToMessage(op.items))) {
+        // Local images go to the model (and into the rollout) as data URLs, as Codex sends them.
+        const items = await resolveLocalImages(op.items);
+        if (!runner.inject(userInputToMessage(items))) {
           recordEnvironmentChange();
-          runner.spawn(id, regularTask(op.items));
+          // The schema applies to this turn only (Codex's `final_output_json_schema`).
+          const schema = op.type === "user_turn" ? op.final_output_json_schema : undefined;
+          runner.spawn(id, regularTask(items, schema ?? undefined));
         }
         break;
+      }
       case "review":
         await runner.abort("replaced");
         runner.spawn(id, reviewTask(op.review_request));
@@ -306,8 +312,9 @@ async function openRecorder(
   init: SessionInit,
   userInstructions: string | undefined,
   deps: SessionDeps,
-): Promise<RolloutRecorder> {
+): Promise<SessionRecorder> {
   const { clock } = deps;
+  if (init.config.ephemeral === true) return memoryRecorder();
   const io = deps.rolloutIo ? { io: deps.rolloutIo } : {};
   if (init.initialHistory.type === "resumed") {
     return RolloutRecorder.resume({ path: init.initialHistory.rolloutPath, clock, conversationId: init.conversationId, ...io });
@@ -328,6 +335,14 @@ async function openRecorder(
   }
   if (init.config.baseInstructions !== undefined) meta.base_instructions = { text: init.config.baseInstructions };
   return RolloutRecorder.create({ path: init.rolloutPath, meta, clock, ...io });
+}
+
+/** What the session writes its rollout lines to: the rollout file, or nothing (an ephemeral session). */
+type SessionRecorder = Pick<RolloutRecorder, "path" | "write" | "close">;
+
+/** An ephemeral session's recorder: lines are kept in the session's memory only; there is no file to resume. */
+function memoryRecorder(): SessionRecorder {
+  return { path: "", write: () => Promise.resolve(), close: () => Promise.resolve() };
 }
 
 function environmentDiff(settings: TurnSettings, previous: EnvironmentContext): EnvironmentContext | undefined {

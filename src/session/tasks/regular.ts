@@ -10,11 +10,17 @@ import { handleToolCall } from "../tool-calls.js";
 import { turnContextItem } from "../settings.js";
 import type { SessionTask, TaskContext } from "./task.js";
 
-export function regularTask(input: readonly UserInput[]): SessionTask {
-  return { kind: "regular", run: (ctx, signal) => runTurn(input, ctx, signal) };
+/** `outputSchema`: the JSON schema the model's final answer must follow (this turn only). */
+export function regularTask(input: readonly UserInput[], outputSchema?: unknown): SessionTask {
+  return { kind: "regular", run: (ctx, signal) => runTurn(input, ctx, signal, outputSchema) };
 }
 
-async function runTurn(input: readonly UserInput[], ctx: TaskContext, signal: AbortSignal): Promise<string | null> {
+async function runTurn(
+  input: readonly UserInput[],
+  ctx: TaskContext,
+  signal: AbortSignal,
+  outputSchema: unknown,
+): Promise<string | null> {
   recordUserMessage(userInputToMessage(input), input, ctx);
   let lastAgentMessage: string | null = null;
   for (;;) {
@@ -29,6 +35,7 @@ async function runTurn(input: readonly UserInput[], ctx: TaskContext, signal: Ab
       instructions: ctx.baseInstructions,
       input: ctx.history.forPrompt(),
       tools: offeredTools(ctx),
+      ...(outputSchema === undefined || outputSchema === null ? {} : { outputSchema }),
     };
     const response = await streamResponse(request, ctx, signal);
     lastAgentMessage = response.lastAgentMessage;
