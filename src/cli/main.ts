@@ -10,7 +10,10 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ConversationManager,
   DEFAULT_MAX_SUBAGENTS,
+  ForkPointError,
   InvalidInputFileError,
+  isUserMessage,
+  readRolloutHistory,
   LlmxError,
   RolloutNotFoundError,
   defaultHome,
@@ -304,6 +307,13 @@ async function resolveRollout(home: string, idOrPath: string): Promise<string> {
   return found;
 }
 
+/** The CLI refuses a cut past the last user message (the library would start an empty conversation). */
+async function assertForkPoint(rollout: string, home: string, nth: number): Promise<void> {
+  const { items } = await readRolloutHistory(rollout, { home });
+  const userMessages = items.filter((item) => item.type === "response_item" && isUserMessage(item.payload)).length;
+  if (nth >= userMessages) throw new ForkPointError(rollout, nth, userMessages);
+}
+
 function positiveInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
@@ -376,9 +386,11 @@ turnOptions(
     .argument("[prompt]")
     .option("--nth <n>", "user message to cut before (0-based; default: fork the whole session)", nonNegativeInt),
 ).action(async (session: string, prompt: string | undefined, options: TurnOptions & { nth?: number }) => {
-  await runConversation(options, prompt, async (manager, config) =>
-    manager.forkConversation(options.nth, config, await resolveRollout(config.home, session)),
-  );
+  await runConversation(options, prompt, async (manager, config) => {
+    const rollout = await resolveRollout(config.home, session);
+    if (options.nth !== undefined) await assertForkPoint(rollout, config.home, options.nth);
+    return manager.forkConversation(options.nth, config, rollout);
+  });
 });
 
 program

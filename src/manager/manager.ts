@@ -22,7 +22,6 @@ import {
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
-  ForkPointError,
   InternalAgentDiedError,
   InvalidConfigError,
   LlmxError,
@@ -36,7 +35,6 @@ import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/inde
 import { releaseOwnRolloutLock } from "../rollout/lock.js";
 import { readRolloutHistory } from "../rollout/reader.js";
 import { rolloutPathFor } from "../rollout/paths.js";
-import { isUserMessage } from "../rollout/classify.js";
 import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
 import type { SessionInit } from "../session/session.js";
 import { type Clock, type IdSource, createIdSource, systemClock, withDeadline } from "../util/clock.js";
@@ -207,14 +205,12 @@ export class ConversationManager {
   }
 
   /**
-   * A new conversation holding the history of `rolloutPath` before its nth (0-based) user message, or all of it
-   * when `nthUserMessage` is undefined. An n past the last user message is a ForkPointError.
+   * A new conversation holding the history of `rolloutPath` before its nth (0-based) user message (an n past
+   * the last one starts a brand-new conversation), or all of it when `nthUserMessage` is undefined.
    */
   async forkConversation(nthUserMessage: number | undefined, config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     if (nthUserMessage === undefined) return this.spawn(config, { type: "forked", items: history.items });
-    const userMessages = history.items.filter((item) => item.type === "response_item" && isUserMessage(item.payload)).length;
-    if (nthUserMessage >= userMessages) throw new ForkPointError(rolloutPath, nthUserMessage, userMessages);
     return this.spawn(config, truncateBeforeNthUserMessage(history.items, nthUserMessage));
   }
 
