@@ -189,3 +189,46 @@ describe("reserved keys (__proto__, constructor, prototype)", () => {
     expect(config.provider).toMatchObject({ id: "proto", name: "constructor" });
   });
 });
+
+describe("profiles and unknown keys", () => {
+  const toml =
+    'model = "top"\nprofile = "a"\n[profiles.a]\nmodel = "from-a"\n[profiles.b]\nmodel = "from-b"\nsandbox_mode = "workspace-write"\n';
+
+  it("the profile overrides top-level keys and overrides override the profile; `profile` is the default", async () => {
+    const home = await homeWith(toml);
+    expect((await loadConfig({ home })).model).toBe("from-a");
+    const b = await loadConfig({ home, profile: "b" });
+    expect(b.model).toBe("from-b");
+    expect(b.sandboxPolicy.mode).toBe("workspace-write");
+    expect((await loadConfig({ home, profile: "b", model: "flag" })).model).toBe("flag");
+    expect((await loadConfig({ home, rawOverrides: ["profiles.a.model=edited"] })).model).toBe("edited");
+  });
+
+  it("an unknown profile is an InvalidConfigError naming it and the known ones", async () => {
+    const home = await homeWith(toml);
+    const error = await loadConfig({ home, profile: "zzz" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as Error).message).toBe('config profile "zzz" not found (known: a, b)');
+  });
+
+  it("reports each key it does not read, with its table, and Codex keys it ignores as ignored", async () => {
+    const home = await homeWith(
+      'modle = "x"\nhide_agent_reasoning = true\n[agents]\nmax_depth = 1\nmax_children = 2\n' +
+        '[model_providers.p]\nbase_url = "http://127.0.0.1:1/v1"\nbase = 1\n[model_providers.p.http_headers]\nX-Any = "1"\n' +
+        '[shell_environment_policy.set]\nANY_NAME = "1"\n',
+    );
+    const warnings: string[] = [];
+    await loadConfig({ home, onWarning: (message) => warnings.push(message) });
+    expect(warnings.sort()).toEqual([
+      'config.toml: "hide_agent_reasoning" is a Codex key llmx ignores',
+      'config.toml: unknown key "base" in [model_providers.p] (ignored)',
+      'config.toml: unknown key "max_children" in [agents] (ignored)',
+      'config.toml: unknown key "modle" at the top level (ignored)',
+    ]);
+  });
+
+  it("ephemeral configs are temporary: nothing to restart them from", async () => {
+    const home = await runtime.home();
+    expect(await loadConfig({ home, ephemeral: true })).toMatchObject({ ephemeral: true, restart: "temporary" });
+  });
+});

@@ -103,7 +103,7 @@ async function configFrom(options: TurnOptions & { experimentalJson?: boolean })
   if (options.provider) overrides.provider = options.provider;
   if (options.profile !== undefined) overrides.profile = options.profile;
   if (options.ephemeral) overrides.ephemeral = true;
-  overrides.onWarning = (message) => void process.stderr.write(`llmx: warning: ${message}\n`);
+  overrides.onWarning = warnOnStderr;
   if (options.fullAuto) {
     // Codex's meaning: commands run unasked inside a sandbox that lets them write only the workspace.
     overrides.approvalPolicy = "on-request";
@@ -124,6 +124,8 @@ async function configFrom(options: TurnOptions & { experimentalJson?: boolean })
   }
   return config;
 }
+
+const warnOnStderr = (message: string): void => void process.stderr.write(`llmx: warning: ${message}\n`);
 
 function isDirectory(dir: string): boolean {
   try {
@@ -492,6 +494,7 @@ async function runSandboxed(command: string[], options: SandboxCommandOptions): 
   if (options.home) overrides.home = options.home;
   if (options.cd) overrides.cwd = options.cd;
   if (options.mode) overrides.sandboxMode = options.mode;
+  overrides.onWarning = warnOnStderr;
   const config = await loadConfig(overrides);
   if (options.addDir.length > 0 && sandboxMode(config.sandboxPolicy) !== "workspace-write") {
     throw new LlmxError("--add-dir needs the workspace-write mode (--mode workspace-write)");
