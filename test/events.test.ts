@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Conversation, Event } from "../src/index.js";
+import { ConversationManager, InvalidConfigError, type Conversation, type Event } from "../src/index.js";
 import { EventOutbox, droppedOutputMarker } from "../src/session/event-outbox.js";
 import type { FromWorker } from "../src/channel/index.js";
 import { FIXTURES, readTurn, runTurn, testConfig, textInput, types, useMockModel, useRuntime } from "./helpers.js";
@@ -177,6 +177,12 @@ describe("flow control", () => {
 });
 
 describe("the worker's outbox", () => {
+  it("a manager refuses an event window that is not a positive integer with InvalidConfigError", () => {
+    for (const eventWindow of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new ConversationManager({ eventWindow })).toThrow(InvalidConfigError);
+    }
+  });
+
   it("coalesces waiting deltas per stream, keeps whole events in order, and sends everything once credit returns", () => {
     const sent: FromWorker[] = [];
     const outbox = new EventOutbox({ send: (message) => sent.push(message), window: 1, maxOutputBytes: 64 });

@@ -151,6 +151,10 @@ export class ConversationManager {
   private closed = false;
 
   constructor(options: ConversationManagerOptions = {}) {
+    this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
+    if (!Number.isSafeInteger(this.eventWindow) || this.eventWindow < 1) {
+      throw new InvalidConfigError(`eventWindow must be a positive integer, got ${String(options.eventWindow)}`);
+    }
     const perThread = Math.max(1, options.conversationsPerThread ?? 1);
     this.capacity = Math.max(1, options.maxConversations ?? 64);
     this.threads = new WorkerThreads({
@@ -165,10 +169,6 @@ export class ConversationManager {
     this.backoff = options.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.hangTimeoutMs = options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
     this.startTimeoutMs = options.startTimeoutMs ?? Math.max(DEFAULT_START_TIMEOUT_MS, this.hangTimeoutMs);
-    this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
-    if (!Number.isSafeInteger(this.eventWindow) || this.eventWindow < 1) {
-      throw new InvalidConfigError(`eventWindow must be a positive integer, got ${String(options.eventWindow)}`);
-    }
   }
 
   async newConversation(config: ConversationConfig): Promise<NewConversation> {

@@ -150,6 +150,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       signal,
       inherit: inheritedSettings(settings),
       clock: deps.clock,
+      room: (roomSignal) => io.room?.(roomSignal),
     };
   };
 
