@@ -6,6 +6,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConversationManager, InvalidConfigError, type Conversation, type Event } from "../src/index.js";
 import { EventOutbox, droppedOutputMarker } from "../src/session/event-outbox.js";
+import { Conversation as ConversationHandle } from "../src/manager/conversation.js";
+import { WorkerCrashedError } from "../src/errors.js";
 import type { FromWorker } from "../src/channel/index.js";
 import { FIXTURES, readTurn, runTurn, testConfig, textInput, types, useMockModel, useRuntime } from "./helpers.js";
 
@@ -173,6 +175,94 @@ describe("flow control", () => {
     const [a, b] = await Promise.all([readerTurn(first, after), readerTurn(second, after)]);
     expect(a).toEqual(b);
     expect(a.at(-1)?.msg).toMatchObject({ type: "task_complete", last_agent_message: expect.stringContaining("seen:") });
+  });
+});
+
+describe("the handle's credit", () => {
+  /** A handle with no worker behind it: the test delivers events and sees the credit it returns. */
+  function handle() {
+    const conversation = new ConversationHandle({
+      conversationId: "c",
+      rolloutPath: "/nowhere",
+      shutdown: () => Promise.resolve({ ok: true }),
+      terminate: () => undefined,
+      eventWindow: 8,
+    });
+    const attach = () => {
+      const got: number[] = [];
+      conversation.attach({ submit: () => undefined, stop: () => undefined, credit: (count) => got.push(count) });
+      return got;
+    };
+    return { conversation, attach };
+  }
+  const message = (n: number): Event => ({ id: "0", msg: { type: "agent_message", message: `m${n}` } });
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+  const total = (counts: readonly number[]) => counts.reduce((sum, count) => sum + count, 0);
+
+  it("comes back only for events every reader has read", async () => {
+    const { conversation, attach } = handle();
+    const credit = attach();
+    const fast = conversation.events();
+    const slow = conversation.events();
+    for (let i = 0; i < 5; i++) conversation.deliver(message(i));
+
+    for (let i = 0; i < 5; i++) expect((await fast.next()).value).toEqual(message(i));
+    await settled();
+    expect(total(credit)).toBe(0);
+    expect(conversation.bufferedEvents).toBe(5);
+
+    await slow.next();
+    await slow.next();
+    await settled();
+    expect(total(credit)).toBe(2);
+    await slow.return?.();
+    await settled();
+    expect(total(credit)).toBe(5);
+    expect(conversation.bufferedEvents).toBe(0);
+  });
+
+  it("nobody reading: the default reader holds everything; the first events() reader takes it over", async () => {
+    const { conversation, attach } = handle();
+    const credit = attach();
+    for (let i = 0; i < 3; i++) conversation.deliver(message(i));
+    await settled();
+    expect(total(credit)).toBe(0);
+
+    const reader = conversation.events();
+    const second = conversation.events();
+    conversation.deliver(message(3));
+    expect((await reader.next()).value).toEqual(message(0));
+    expect((await second.next()).value).toEqual(message(3));
+  });
+
+  it("once nextEvent() has been used, a new events() reader starts from the point it subscribed", async () => {
+    const { conversation, attach } = handle();
+    attach();
+    for (let i = 0; i < 3; i++) conversation.deliver(message(i));
+    expect(await conversation.nextEvent()).toEqual(message(0));
+    const reader = conversation.events();
+    conversation.deliver(message(3));
+    expect((await reader.next()).value).toEqual(message(3));
+    expect(await conversation.nextEvent()).toEqual(message(1));
+  });
+
+  it("after a restart, the new worker gets no credit for what the old one sent or the handle added", async () => {
+    const { conversation, attach } = handle();
+    const old = attach();
+    const reader = conversation.events();
+    await conversation.submit(textInput("hi"));
+    conversation.deliver({ id: "0", msg: { type: "task_started", model_context_window: null } });
+    conversation.deliver(message(1));
+    conversation.restarting(new WorkerCrashedError("c", "exited", "gone"), "exited", 1);
+    const fresh = attach();
+    conversation.deliver(message(2));
+
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) seen.push(((await reader.next()).value as Event).msg.type);
+    await settled();
+    expect(seen).toEqual(["task_started", "agent_message", "error", "task_complete", "conversation_restarted", "agent_message"]);
+    expect(total(old)).toBe(0);
+    expect(total(fresh)).toBe(1);
   });
 });
 
