@@ -162,7 +162,7 @@ export class Conversation implements EventSinkForLink {
   /** A worker runs the conversation now: what the previous one never took goes to it first. */
   attach(target: SubmissionTarget): void {
     this.target = target;
-    // The new worker starts with a full window: what is buffered now is no credit of its.
+    // The new worker starts with a full window: what is buffered now earns it no credit back.
     this.uncredited = this.stream.buffered;
     this.owed = 0;
     for (const submission of this.untaken) target.submit(submission);
