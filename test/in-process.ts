@@ -22,6 +22,7 @@ export function linkConversation(
   init: Pick<SessionInit, "conversationId" | "rolloutPath"> & Partial<SessionInit>,
   run: (task: ConversationTask) => Promise<unknown>,
   threadFacts: () => ThreadFacts = () => ({}),
+  eventWindow?: number,
 ): InProcessConversation {
   let task!: Promise<unknown>;
   const runtime: WorkerRuntime = {
@@ -41,6 +42,7 @@ export function linkConversation(
       return conversation.ended;
     },
     terminate: () => undefined,
+    ...(eventWindow === undefined ? {} : { eventWindow }),
   });
   const link: WorkerLink = new WorkerLink({
     conversationId,
@@ -49,8 +51,13 @@ export function linkConversation(
     clock: systemClock,
     sink: conversation,
     onControl: () => undefined,
+    ...(eventWindow === undefined ? {} : { eventWindow }),
   });
-  conversation.attach({ submit: (submission) => link.send({ type: "llmx/submission", submission }), stop: () => link.stop() });
+  conversation.attach({
+    submit: (submission) => link.send({ type: "llmx/submission", submission }),
+    stop: () => link.stop(),
+    credit: (count) => link.send({ type: "llmx/event-credit", count }),
+  });
   void link.ended.then((end) => conversation.finish(end.ok ? { ok: true } : { ok: false, error: end.error }));
   return { conversation, link, task, sessionConfigured: link.configured };
 }

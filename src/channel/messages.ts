@@ -29,6 +29,12 @@ export type ChildOverrides = Partial<
  */
 export const PORT_DRAIN_MS = 1_000;
 
+/**
+ * Events a client grants a conversation's worker (event flow control): the worker sends at most this many
+ * events its client has not consumed yet, and coalesces output deltas while it waits (DESIGN.md).
+ */
+export const DEFAULT_EVENT_WINDOW = 256;
+
 /** Why a sub-agent is started: the `delegate` tool, or the review and compact tasks. */
 export type SubagentKind = "thread_spawn" | "review" | "compact";
 
@@ -61,7 +67,9 @@ export type ToWorker =
       restarts: number;
     }
   /** The supervisor's heartbeat: the worker answers `llmx/pong` from its event loop. */
-  | { type: "llmx/ping"; seq: number };
+  | { type: "llmx/ping"; seq: number }
+  /** The client consumed `count` events: the worker may send that many more (event flow control). */
+  | { type: "llmx/event-credit"; count: number };
 
 /** Worker -> supervisor (or parent). */
 export type FromWorker =
@@ -115,6 +123,7 @@ const ToWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/child-spawn-failed"), requestId: z.number().int(), error: SerializedErrorSchema }),
   z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
   z.object({ type: z.literal("llmx/ping"), seq: z.number().int() }),
+  z.object({ type: z.literal("llmx/event-credit"), count: z.number().int().positive() }),
   z.object({
     type: z.literal("llmx/child-restarted"),
     conversationId: z.string(),

@@ -62,8 +62,9 @@ export async function runPrompt(
   );
   const interruption = watchInterruption(conversation, signal, interruptGraceMs);
   let failed = false;
+  // Subscribed now; unsubscribed when this turn is done, so it never holds the conversation back afterwards.
+  const events = conversation.events();
   try {
-    const events = conversation.events();
     for (;;) {
       const next = await Promise.race([events.next(), interruption.gaveUp]);
       if (next === GAVE_UP) return { lastAgentMessage: null, failed: true, interrupted: true };
@@ -107,6 +108,7 @@ export async function runPrompt(
     return { lastAgentMessage: null, failed: true, interrupted: interrupted() };
   } finally {
     interruption.dispose();
+    void events.return?.();
   }
 }
 

@@ -27,6 +27,11 @@ export type DelegateContext = {
    */
   inherit: ChildOverrides;
   clock: Clock;
+  /**
+   * Undefined while the parent's client keeps up; otherwise resolves once it has caught up (or `signal`
+   * aborts). The child's events are read no faster, so the child is paced by the client at the top.
+   */
+  room?(signal: AbortSignal): Promise<void> | undefined;
 };
 
 /** How long a cancelled child gets to report turn_aborted before it is shut down. */
@@ -52,6 +57,8 @@ class Delegate {
       this.ctx.signal.addEventListener("abort", () => resolve("cancelled"), { once: true });
     });
     for (;;) {
+      const wait = this.ctx.room?.(this.ctx.signal);
+      if (wait !== undefined) await wait;
       const next = await Promise.race([this.next(), cancelled]);
       if (next === "cancelled" || next === undefined) return;
       this.pendingNext = undefined;

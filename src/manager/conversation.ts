@@ -11,7 +11,8 @@ import {
   errorEvent,
 } from "../errors.js";
 import { Op, Submission, type Event } from "../protocol/index.js";
-import { AsyncQueue } from "../util/async-queue.js";
+import { DEFAULT_EVENT_WINDOW } from "../channel/index.js";
+import { EventStream } from "./event-stream.js";
 import type { EventSinkForLink } from "./worker-link.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
@@ -34,6 +35,8 @@ export interface SubmissionTarget {
   submit(submission: Submission): void;
   /** Asks the worker to shut down without taking a queue slot. */
   stop(): void;
+  /** Returns event credit: every reader has consumed `count` more of this worker's events. */
+  credit?(count: number): void;
 }
 
 export type ConversationOptions = {
@@ -44,6 +47,8 @@ export type ConversationOptions = {
   /** Asks the supervisor to hard-stop the conversation's worker. */
   terminate(): void;
   submissionQueueCapacity?: number;
+  /** The worker's event window (what the manager grants each worker); the bound of every reader's backlog. */
+  eventWindow?: number;
 };
 
 export class Conversation implements EventSinkForLink {
@@ -52,7 +57,12 @@ export class Conversation implements EventSinkForLink {
   /** Resolves when the conversation has ended for good (not restarted), with why. Never rejects. */
   readonly ended: Promise<ConversationEnd>;
 
-  private readonly eventQueue = new AsyncQueue<Event>();
+  private readonly stream: EventStream;
+  /** Events in the buffer that no worker now running gets credit for (an earlier worker's, the handle's own). */
+  private uncredited = 0;
+  /** Credit owed to the worker, returned once per microtask. */
+  private owed = 0;
+  private crediting = false;
   private readonly capacity: number;
   private target: SubmissionTarget | undefined;
   private nextSubmissionId = 0;
@@ -76,7 +86,12 @@ export class Conversation implements EventSinkForLink {
     this.rolloutPath = options.rolloutPath;
     this.capacity = options.submissionQueueCapacity ?? SUBMISSION_QUEUE_CAPACITY;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
+    this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
+    this.stream = new EventStream((count) => this.consumed(count));
   }
+
+  /** The events one worker may send before its readers consume them (each reader's bound, see events()). */
+  readonly eventWindow: number;
 
   /** Queues an op with the next id ("0", "1", ...) and returns that id once the op is on its way. */
   async submit(op: Op): Promise<string> {
@@ -94,20 +109,32 @@ export class Conversation implements EventSinkForLink {
     await this.enqueue(parsed.data);
   }
 
-  /** The next event. After the conversation has ended and its events are drained, rejects with why. */
+  /**
+   * The next event of the default reader, which holds every event since the conversation started until it is
+   * read (unless an `events()` reader took it over first). After the conversation has ended and its events are
+   * drained, rejects with why.
+   */
   async nextEvent(): Promise<Event> {
-    const next = await this.eventQueue.next();
+    const next = await this.stream.nextDefault();
     if (next.done) throw this.endError();
     return next.value;
   }
 
-  /** Every event until the conversation ends (a failed conversation's last event is an `error`). */
-  async *events(): AsyncGenerator<Event, void, undefined> {
-    for (;;) {
-      const next = await this.eventQueue.next();
-      if (next.done) return;
-      yield next.value;
-    }
+  /**
+   * A new reader of every event until the conversation ends (a failed conversation's last event is an
+   * `error`). It subscribes at this call: it sees the events from now on, or, if `nextEvent()` has not been
+   * used, takes over the default reader and its backlog (so a client that submits, then starts reading, misses
+   * nothing). Any number of readers may read at once; each holds at most `eventWindow` of a worker's events it
+   * has not read, and the conversation goes at the pace of its slowest reader. `break` (or `return()`)
+   * unsubscribes; a reader that is never iterated holds the conversation back.
+   */
+  events(): AsyncIterableIterator<Event, undefined> {
+    return this.stream.subscribe();
+  }
+
+  /** Events held for readers that have not read them yet (bounded by the event window; for tests and metrics). */
+  get bufferedEvents(): number {
+    return this.stream.buffered;
   }
 
   /** Shuts the conversation down; its worker is killed if it has not finished within `timeoutMs`. */
@@ -135,13 +162,16 @@ export class Conversation implements EventSinkForLink {
   /** A worker runs the conversation now: what the previous one never took goes to it first. */
   attach(target: SubmissionTarget): void {
     this.target = target;
+    // The new worker starts with a full window: what is buffered now earns it no credit back.
+    this.uncredited = this.stream.buffered;
+    this.owed = 0;
     for (const submission of this.untaken) target.submit(submission);
   }
 
   deliver(event: Event): void {
     this.lastEventId = event.id;
     this.track(event);
-    this.eventQueue.push(event);
+    this.stream.push(event);
   }
 
   credit(count: number): void {
@@ -169,12 +199,12 @@ export class Conversation implements EventSinkForLink {
       if (op && (startsTask(op) || op.type === "exec_approval" || op.type === "patch_approval")) this.untaken.splice(i, 1);
     }
     for (const id of this.unfinished) {
-      this.eventQueue.push({ id, msg: errorEvent(error) });
-      this.eventQueue.push({ id, msg: { type: "task_complete", last_agent_message: null } });
+      this.stream.push({ id, msg: errorEvent(error) });
+      this.stream.push({ id, msg: { type: "task_complete", last_agent_message: null } });
     }
     this.unfinished.clear();
     this.started.clear();
-    this.eventQueue.push({ id: "", msg: { type: "conversation_restarted", reason, restarts } });
+    this.stream.push({ id: "", msg: { type: "conversation_restarted", reason, restarts } });
   }
 
   /** The conversation has ended for good; a failure is the stream's last event. */
@@ -186,15 +216,31 @@ export class Conversation implements EventSinkForLink {
     if (!end.ok) {
       // The tasks the client is waiting for end with the error; with none, the error closes the stream.
       for (const id of this.unfinished) {
-        this.eventQueue.push({ id, msg: errorEvent(end.error) });
-        this.eventQueue.push({ id, msg: { type: "task_complete", last_agent_message: null } });
+        this.stream.push({ id, msg: errorEvent(end.error) });
+        this.stream.push({ id, msg: { type: "task_complete", last_agent_message: null } });
       }
-      if (this.unfinished.size === 0) this.eventQueue.push({ id: this.lastEventId, msg: errorEvent(end.error) });
+      if (this.unfinished.size === 0) this.stream.push({ id: this.lastEventId, msg: errorEvent(end.error) });
       this.unfinished.clear();
     }
-    this.eventQueue.end();
+    this.stream.end();
     for (const wake of this.slotWaiters.splice(0)) wake();
     this.markEnded(end);
+  }
+
+  /** Events left the buffer: the worker gets credit for its own, once per microtask. */
+  private consumed(count: number): void {
+    const stale = Math.min(count, this.uncredited);
+    this.uncredited -= stale;
+    if (count === stale || this.target?.credit === undefined) return;
+    this.owed += count - stale;
+    if (this.crediting) return;
+    this.crediting = true;
+    queueMicrotask(() => {
+      this.crediting = false;
+      const owed = this.owed;
+      this.owed = 0;
+      if (owed > 0) this.target?.credit?.(owed);
+    });
   }
 
   /** Slots handed to woken waiters that have not sent yet. */

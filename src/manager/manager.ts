@@ -16,7 +16,7 @@ import {
   type WorkerHandle,
   type WorkerHost,
 } from "../../machines/conversation.machine.js";
-import type { ChildSpawnRequest, FromWorker } from "../channel/index.js";
+import { DEFAULT_EVENT_WINDOW, type ChildSpawnRequest, type FromWorker } from "../channel/index.js";
 import { DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, type ConversationConfig } from "../config.js";
 import {
   CapacityError,
@@ -60,6 +60,12 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
    * event loop's to answer for, before it is killed as hung (default 30 s, or the hang timeout if longer).
    */
   startTimeoutMs?: number;
+  /**
+   * Events a conversation's worker may send before its readers consume them (default 256): the bound of what
+   * the supervisor buffers per conversation and of each reader's backlog. While it waits for credit the worker
+   * coalesces output deltas and holds the turn back (DESIGN.md, flow control).
+   */
+  eventWindow?: number;
   /** Drives every supervision timer and timestamp; tests pass a ManualClock. */
   clock?: Clock;
   ids?: IdSource;
@@ -134,6 +140,7 @@ export class ConversationManager {
   private readonly backoff: RestartBackoff;
   private readonly hangTimeoutMs: number;
   private readonly startTimeoutMs: number;
+  private readonly eventWindow: number;
   /** Conversations reachable by id (Codex's map). */
   private readonly conversations = new Map<string, Conversation>();
   /** Every conversation under supervision, including ended ones until they are removed. */
@@ -144,6 +151,10 @@ export class ConversationManager {
   private closed = false;
 
   constructor(options: ConversationManagerOptions = {}) {
+    this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
+    if (!Number.isSafeInteger(this.eventWindow) || this.eventWindow < 1) {
+      throw new InvalidConfigError(`eventWindow must be a positive integer, got ${String(options.eventWindow)}`);
+    }
     const perThread = Math.max(1, options.conversationsPerThread ?? 1);
     this.capacity = Math.max(1, options.maxConversations ?? 64);
     this.threads = new WorkerThreads({
@@ -304,6 +315,7 @@ export class ConversationManager {
     const conversation = new Conversation({
       conversationId,
       rolloutPath,
+      eventWindow: this.eventWindow,
       shutdown: (timeoutMs) => this.stopConversation(conversationId, timeoutMs),
       terminate: () => this.terminate(conversationId),
     });
@@ -449,10 +461,15 @@ export class ConversationManager {
         clock: this.clock,
         ...(conversation ? { sink: conversation } : {}),
         onControl: (message) => this.onControl(entry, message),
+        eventWindow: this.eventWindow,
       });
       entry.link = link;
       this.running.add(link);
-      conversation?.attach({ submit: (submission) => link.send({ type: "llmx/submission", submission }), stop: () => link.stop() });
+      conversation?.attach({
+        submit: (submission) => link.send({ type: "llmx/submission", submission }),
+        stop: () => link.stop(),
+        credit: (count) => link.send({ type: "llmx/event-credit", count }),
+      });
       void link.ended.then(() => {
         this.running.delete(link);
         // A worker's sub-agents were wired to it: they stop with it.

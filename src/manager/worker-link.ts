@@ -6,6 +6,7 @@
 import { MessageChannel, type MessagePort, type TransferListItem } from "node:worker_threads";
 import type { ExitReason, WorkerEnd, WorkerHandle } from "../../machines/conversation.machine.js";
 import {
+  DEFAULT_EVENT_WINDOW,
   PORT_DRAIN_MS,
   createFramedPort,
   decodeFromWorker,
@@ -41,6 +42,8 @@ export type WorkerLinkOptions = {
   sink?: EventSinkForLink;
   /** Supervision messages the link does not handle itself (sub-agent requests). */
   onControl(message: FromWorker): void;
+  /** The events the worker may send before its client returns credit (DEFAULT_EVENT_WINDOW when absent). */
+  eventWindow?: number;
 };
 
 export class WorkerLink implements WorkerHandle {
@@ -89,6 +92,8 @@ export class WorkerLink implements WorkerHandle {
                 first = false;
                 if (isSessionConfiguredFirst(message.event)) configured(message.event.msg);
                 else invalid(new SessionConfiguredNotFirstEventError(message.event));
+                // The link reads the first event itself: its credit goes straight back.
+                this.port.send({ type: "llmx/event-credit", count: 1 });
               } else {
                 options.sink?.deliver(message.event);
               }
@@ -124,9 +129,10 @@ export class WorkerLink implements WorkerHandle {
       { decode: decodeFromWorker },
     );
 
+    const eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
     const task: ConversationTask = client
-      ? { port: client.port2, supervisorPort: supervision.port2, init: options.init }
-      : { port: supervision.port2, init: options.init };
+      ? { port: client.port2, supervisorPort: supervision.port2, init: options.init, eventWindow }
+      : { port: supervision.port2, init: options.init, eventWindow };
     const transfer: TransferListItem[] = client ? [client.port2, supervision.port2] : [supervision.port2];
     const run = options.threads.run(task, transfer, this.abort.signal);
     this.ended = run.then(

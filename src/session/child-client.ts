@@ -37,6 +37,9 @@ export class PortChildClient implements ChildClient {
   private markEnded!: (end: ChildEnd) => void;
   /** Tasks the child started and has not completed. */
   private readonly running = new Set<string>();
+  /** Queued events the current incarnation gets no credit back for (an earlier one's, our own notices). */
+  private uncredited = 0;
+  private owed = 0;
 
   constructor(private readonly options: PortChildClientOptions) {
     this.conversationId = options.conversationId;
@@ -55,6 +58,8 @@ export class PortChildClient implements ChildClient {
     }
     this.running.clear();
     this.events.push({ id: "", msg: { type: "conversation_restarted", reason, restarts } });
+    this.uncredited = this.events.size;
+    this.owed = 0;
     this.bind(port, true);
   }
 
@@ -70,6 +75,8 @@ export class PortChildClient implements ChildClient {
           if (message.type !== "llmx/event") return;
           if (skipFirst) {
             skipFirst = false;
+            // Nobody reads it: its credit goes straight back.
+            this.port.send({ type: "llmx/event-credit", count: 1 });
             return;
           }
           const { id, msg } = message.event;
@@ -96,7 +103,23 @@ export class PortChildClient implements ChildClient {
 
   async nextEvent(): Promise<Event | undefined> {
     const next = await this.events.next();
-    return next.done ? undefined : next.value;
+    if (next.done) return undefined;
+    this.consumed();
+    return next.value;
+  }
+
+  /** One event read: its worker may send one more (returned once per microtask). */
+  private consumed(): void {
+    if (this.uncredited > 0) {
+      this.uncredited -= 1;
+      return;
+    }
+    if (this.owed++ > 0) return;
+    queueMicrotask(() => {
+      const count = this.owed;
+      this.owed = 0;
+      if (count > 0 && !this.endResult) this.port.send({ type: "llmx/event-credit", count });
+    });
   }
 
   async shutdown(timeoutMs: number): Promise<ChildEnd> {

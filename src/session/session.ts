@@ -57,6 +57,11 @@ export type SessionIo = {
   deliver(event: Event): void;
   /** One submission was taken off the queue (frees one slot of the bounded submission queue). */
   acknowledge(): void;
+  /**
+   * Undefined while the client keeps up; otherwise resolves once it has caught up enough for the session to
+   * produce more (or `signal` aborts). Tasks wait on it between model stream events and before model requests.
+   */
+  room?(signal: AbortSignal): Promise<void> | undefined;
   /** Called once session_configured has been sent. */
   configured?(): void;
   /** How to start sub-agents; without it the session cannot delegate. */
@@ -146,6 +151,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       signal,
       inherit: inheritedSettings(settings),
       clock: deps.clock,
+      room: (roomSignal) => io.room?.(roomSignal),
     };
   };
 
@@ -189,6 +195,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       hasPendingInput: () => pending.length > 0,
       usage,
       tools,
+      room: (signal) => io.room?.(signal),
       delegation: (signal) => delegation(subId, emit, signal),
     };
   };

@@ -19,6 +19,7 @@ import type { Submission } from "../protocol/index.js";
 import { pdeathsigHelper } from "../tools/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { PortChildClient } from "./child-client.js";
+import { EventOutbox } from "./event-outbox.js";
 import { defaultSessionDeps, runSession, type SessionDeps, type SessionEnd, type SessionInit } from "./session.js";
 
 export type ConversationTask = {
@@ -27,6 +28,11 @@ export type ConversationTask = {
   /** The supervisor's port, when the client is not the supervisor (sub-agents). */
   supervisorPort?: MessagePort;
   init: SessionInit;
+  /**
+   * Events the client grants at the start (it returns credit as its readers consume); absent, the worker
+   * sends without flow control.
+   */
+  eventWindow?: number;
 };
 
 export type ConversationTaskResult = { conversationId: string; ended: SessionEnd };
@@ -37,6 +43,8 @@ export async function runConversationTask(
 ): Promise<ConversationTaskResult> {
   const submissions = new AsyncQueue<Submission>();
   const children = createChildRegistry(deps);
+  // Events go to the client under its credit (see event-outbox.ts); `client` is bound below.
+  const outbox = new EventOutbox({ send: (message) => client.send(message), window: task.eventWindow });
   const onMessage = (message: ToWorker): void => {
     switch (message.type) {
       case "llmx/submission":
@@ -48,6 +56,9 @@ export async function runConversationTask(
       case "llmx/ping":
         supervisor.send({ type: "llmx/pong", seq: message.seq });
         break;
+      case "llmx/event-credit":
+        outbox.grant(message.count);
+        break;
       default:
         children.handle(message);
     }
@@ -56,7 +67,7 @@ export async function runConversationTask(
     task.port,
     {
       onMessage,
-      onBadMessage: (error) => client.send({ type: "llmx/event", event: { id: "", msg: errorEvent(error, "bad frame: ") } }),
+      onBadMessage: (error) => outbox.deliver({ id: "", msg: errorEvent(error, "bad frame: ") }),
       onClose: () => submissions.end(),
     },
     { decode: decodeToWorker },
@@ -77,8 +88,10 @@ export async function runConversationTask(
       task.init,
       {
         submissions,
-        deliver: (event) => client.send({ type: "llmx/event", event }),
-        acknowledge: () => client.send({ type: "llmx/credit", count: 1 }),
+        deliver: (event) => outbox.deliver(event),
+        // Behind the events before it: the supervisor must see a submission's task_started before its credit.
+        acknowledge: () => outbox.message({ type: "llmx/credit", count: 1 }),
+        room: (signal) => outbox.room(signal),
         configured: () => {
           if (supervisor !== client) supervisor.send({ type: "llmx/configured" });
         },
@@ -91,6 +104,9 @@ export async function runConversationTask(
     supervisor.send({ type: "llmx/fatal", error: serializeError(error) });
     throw error;
   } finally {
+    // The session is over: what still waits for credit is bounded (deltas coalesced, the rest held back by
+    // `room()`), and its client must see the end of the stream.
+    outbox.flushAll();
     client.close();
     if (supervisor !== client) supervisor.close();
   }

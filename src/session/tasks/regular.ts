@@ -24,7 +24,7 @@ async function runTurn(
   recordUserMessage(userInputToMessage(input), input, ctx);
   let lastAgentMessage: string | null = null;
   for (;;) {
-    signal.throwIfAborted();
+    await caughtUp(ctx, signal);
     const injected = ctx.takePendingInput();
     if (injected.length > 0) ctx.recordResponseItems(injected);
     ctx.record([{ type: "turn_context", payload: turnContextItem(ctx.settings) }]);
@@ -42,7 +42,7 @@ async function runTurn(
     // Input that arrived while the model answered gets its own request rather than being dropped.
     if (response.calls.length === 0 && !ctx.hasPendingInput()) break;
     for (const call of response.calls) {
-      signal.throwIfAborted();
+      await caughtUp(ctx, signal);
       const output = await handleToolCall(call, {
         subId: ctx.subId,
         settings: ctx.settings,
@@ -55,6 +55,13 @@ async function runTurn(
     }
   }
   return lastAgentMessage;
+}
+
+/** Waits while the client is too far behind (see TaskContext.room); throws if the task was aborted. */
+async function caughtUp(ctx: TaskContext, signal: AbortSignal): Promise<void> {
+  const wait = ctx.room(signal);
+  if (wait !== undefined) await wait;
+  signal.throwIfAborted();
 }
 
 function recordUserMessage(message: MessageItem, input: readonly UserInput[], ctx: TaskContext): void {
@@ -79,6 +86,8 @@ async function streamResponse(request: ModelRequest, ctx: TaskContext, signal: A
   let finished: ResponseItem[] = [];
 
   for await (const event of ctx.model.stream(request, signal)) {
+    // A slow client: stop reading the model's stream (HTTP backpressure) until it catches up.
+    await caughtUp(ctx, signal);
     switch (event.type) {
       case "output_item_added":
         if (event.kind === "message") {

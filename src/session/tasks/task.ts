@@ -38,6 +38,11 @@ export type TaskContext = {
   /** Token usage of the session so far; a turn adds to it. */
   readonly usage: { total: TokenUsage | undefined };
   readonly tools: ToolRuntime;
+  /**
+   * Undefined while the client keeps up with the events; otherwise a promise to await before producing more
+   * (the client is slow: stop reading the model's stream until it catches up). Resolves early on abort.
+   */
+  room(signal: AbortSignal): Promise<void> | undefined;
   /** How this task starts sub-agents; throws when the conversation cannot. */
   delegation(signal: AbortSignal): DelegateContext;
 };
