@@ -51,8 +51,11 @@ export interface WorkerHandle {
 
 /** Where incarnations come from: the manager (real threads) or a test. */
 export interface WorkerHost {
-  /** Incarnation 0 starts from the caller's history; later ones resume from the rollout. */
-  start(incarnation: number): Promise<WorkerHandle>;
+  /**
+   * Incarnation 0 starts from the caller's history; later ones resume from the rollout. `signal` aborts when the
+   * machine stops waiting for the start (the conversation was stopped while its start was queued).
+   */
+  start(incarnation: number, signal: AbortSignal): Promise<WorkerHandle>;
   /** Whether a failure is one a restart would only repeat (a broken rollout, a full disk, a bad config). */
   isPermanentFailure(error: Error): boolean;
 }
@@ -119,8 +122,8 @@ const machineSetup = setup({
     events: {} as ConversationMachineEvent,
   },
   actors: {
-    startWorker: fromPromise<WorkerHandle, { host: WorkerHost; incarnation: number }>(({ input }) =>
-      input.host.start(input.incarnation),
+    startWorker: fromPromise<WorkerHandle, { host: WorkerHost; incarnation: number }>(({ input, signal }) =>
+      input.host.start(input.incarnation, signal),
     ),
     // Turns one incarnation's life into events; stops reporting when the machine stops watching it.
     watchWorker: fromCallback<ConversationMachineEvent, { worker: WorkerHandle }>(({ input, sendBack }) => {

@@ -41,6 +41,11 @@ export type WorkerLinkOptions = {
   sink?: EventSinkForLink;
   /** Supervision messages the link does not handle itself (sub-agent requests). */
   onControl(message: FromWorker): void;
+  /**
+   * A sub-agent's client channel, when its parent was handed `port1` before this worker started (a start waits
+   * for admission); made here otherwise.
+   */
+  clientChannel?: MessageChannel;
 };
 
 export class WorkerLink implements WorkerHandle {
@@ -76,7 +81,7 @@ export class WorkerLink implements WorkerHandle {
     const portClosed = new Promise<void>((resolve) => (markPortClosed = resolve));
 
     const supervision = new MessageChannel();
-    const client = options.sink ? undefined : new MessageChannel();
+    const client = options.sink ? undefined : (options.clientChannel ?? new MessageChannel());
     this.childPort = client?.port1;
     let first = true;
     this.port = createFramedPort<FromWorker, ToWorker>(
