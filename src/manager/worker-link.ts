@@ -22,7 +22,6 @@ import {
 import { isSessionConfiguredFirst, type Event, type EventMsgOf } from "../protocol/index.js";
 import type { SessionInit } from "../session/session.js";
 import type { ConversationTask, ConversationTaskResult } from "../session/worker-task.js";
-import { pdeathsigHelper } from "../tools/pdeathsig.js";
 import { type Clock, withDeadline } from "../util/clock.js";
 import { killProcessGroups } from "./process-groups.js";
 import type { WorkerRuntime } from "./runtime.js";
@@ -130,11 +129,9 @@ export class WorkerLink implements WorkerHandle {
       { decode: decodeFromWorker },
     );
 
-    // setpriv is probed once for the process (a synchronous spawn), not once per thread.
-    const setpriv = pdeathsigHelper() ?? null;
     const task: ConversationTask = client
-      ? { port: client.port2, supervisorPort: supervision.port2, init: options.init, setpriv }
-      : { port: supervision.port2, init: options.init, setpriv };
+      ? { port: client.port2, supervisorPort: supervision.port2, init: options.init }
+      : { port: supervision.port2, init: options.init };
     const transfer: TransferListItem[] = client ? [client.port2, supervision.port2] : [supervision.port2];
     const run = options.threads.run(task, transfer, this.abort.signal);
     this.ended = run.then(

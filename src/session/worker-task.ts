@@ -16,7 +16,7 @@ import {
 import type { SupervisorLink } from "../delegate/child.js";
 import { deserializeError, errorEvent, serializeError, type SerializedError } from "../errors.js";
 import type { Submission } from "../protocol/index.js";
-import { knownPdeathsigHelper, pdeathsigHelper } from "../tools/index.js";
+import { pdeathsigHelper } from "../tools/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { PortChildClient } from "./child-client.js";
 import { defaultSessionDeps, runSession, type SessionDeps, type SessionEnd, type SessionInit } from "./session.js";
@@ -27,8 +27,6 @@ export type ConversationTask = {
   /** The supervisor's port, when the client is not the supervisor (sub-agents). */
   supervisorPort?: MessagePort;
   init: SessionInit;
-  /** setpriv for commands that die with their thread, as the supervisor found it (null: none); probed here if absent. */
-  setpriv?: string | null;
 };
 
 export type ConversationTaskResult = { conversationId: string; ended: SessionEnd };
@@ -68,10 +66,9 @@ export async function runConversationTask(
     : client;
   children.bind(supervisor);
 
-  // Commands need to know whether setpriv works here. The supervisor probes once for the process; without its
-  // answer, the probe (a synchronous spawn: a few ms, seconds on a loaded machine) runs here, before the worker
-  // says it runs, so that it counts against the start timeout instead of stalling a turn.
-  if (task.setpriv !== undefined) knownPdeathsigHelper(task.setpriv);
+  // A thread's first command probes for setpriv with a synchronous spawn (once per thread): a few ms, but seconds
+  // on a loaded machine. Done here, before the worker says it runs, it counts against the start timeout instead of
+  // stalling a conversation's event loop mid-turn, where the hang watchdog would kill it.
   pdeathsigHelper();
   supervisor.send({ type: "llmx/ready", threadId });
   let ended: SessionEnd;

@@ -31,7 +31,7 @@ export {
   type ProcessGroupListener,
   type ProcessGroupTrackerOptions,
 } from "./process-groups.js";
-export { canExecute, executableProblem, knownPdeathsigHelper, pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
+export { canExecute, executableProblem, pdeathsigHelper, withParentDeathSignal } from "./pdeathsig.js";
 export {
   PROTECTED_NAMES,
   bwrapArgs,

@@ -10,18 +10,10 @@ const SETPRIV_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
 let setpriv: string | null | undefined;
 
-/**
- * setpriv's path when it runs here and knows `--pdeathsig`; looked up once per thread, unless the thread was told
- * (the supervisor looks it up once for the whole process and hands the answer to every worker).
- */
+/** setpriv's path when it runs here and knows `--pdeathsig`; looked up once per thread. */
 export function pdeathsigHelper(): string | undefined {
   if (setpriv === undefined) setpriv = findSetpriv();
   return setpriv ?? undefined;
-}
-
-/** Takes the answer of a lookup done elsewhere in this process (null: no usable setpriv). */
-export function knownPdeathsigHelper(found: string | null): void {
-  setpriv ??= found;
 }
 
 function findSetpriv(): string | null {
