@@ -51,9 +51,17 @@ async function runCase(n: number, dense: boolean, url: string): Promise<TurnResu
   const baselineRss = currentRss();
   const finish = measureProcess();
   const start = performance.now();
-  const conversations = await Promise.all(Array.from({ length: n }, () => manager.newConversation(config)));
-  const spawned = performance.now();
+  let started = 0;
   const latencies: number[] = [];
+  // Progress on stderr every 10 s, so a slow run can be told from a stalled one.
+  const progress = setInterval(() => {
+    const s = ((performance.now() - start) / 1000).toFixed(0);
+    console.error(`  [${n}${dense ? " dense" : ""} +${s}s] started ${started}/${n}, turns done ${latencies.length}, rss ${(currentRss() / 2 ** 20).toFixed(0)} MiB`);
+  }, 10_000);
+  const conversations = await Promise.all(
+    Array.from({ length: n }, () => manager.newConversation(config).then((c) => (started++, c))),
+  );
+  const spawned = performance.now();
   const oks = await Promise.all(
     conversations.map(async ({ conversation }) => {
       const t0 = performance.now();
@@ -63,6 +71,7 @@ async function runCase(n: number, dense: boolean, url: string): Promise<TurnResu
     }),
   );
   const end = performance.now();
+  clearInterval(progress);
   const result = finish({
     system: dense ? `llmx dense (${perThread}/thread)` : "llmx",
     n,

@@ -51,8 +51,11 @@ export interface WorkerHandle {
 
 /** Where incarnations come from: the manager (real threads) or a test. */
 export interface WorkerHost {
-  /** Incarnation 0 starts from the caller's history; later ones resume from the rollout. */
-  start(incarnation: number): Promise<WorkerHandle>;
+  /**
+   * Incarnation 0 starts from the caller's history; later ones resume from the rollout. `signal` aborts when the
+   * machine stops waiting for the start (the conversation was stopped while its start was queued).
+   */
+  start(incarnation: number, signal: AbortSignal): Promise<WorkerHandle>;
   /** Whether a failure is one a restart would only repeat (a broken rollout, a full disk, a bad config). */
   isPermanentFailure(error: Error): boolean;
 }
@@ -89,7 +92,19 @@ export type ConversationMachineContext = ConversationMachineInput & {
   /** When the stop under way kills the worker (on the machine's clock): the earliest any stop asked for. */
   stopDeadline: number | undefined;
   terminated: boolean;
+  /** When the heartbeat probe under way was sent (the machine's clock). */
+  probeSentAt: number;
+  /** Probes in a row whose deadline the supervisor itself reached late (see `supervisorWasLate`). */
+  lateProbes: number;
 };
+
+/**
+ * A hang deadline the supervisor reached more than half a timeout late proves nothing about the worker: the
+ * supervisor's own event loop was starved (a loaded machine, a long GC, every thread of the process stalled
+ * behind one big fork), and the worker may have been starved alike. Such a probe is repeated, at most this many
+ * times in a row; a worker that stays silent through them is hung.
+ */
+export const MAX_LATE_PROBES = 3;
 
 export type ConversationMachineEvent =
   | { type: "worker.ready" }
@@ -119,8 +134,8 @@ const machineSetup = setup({
     events: {} as ConversationMachineEvent,
   },
   actors: {
-    startWorker: fromPromise<WorkerHandle, { host: WorkerHost; incarnation: number }>(({ input }) =>
-      input.host.start(input.incarnation),
+    startWorker: fromPromise<WorkerHandle, { host: WorkerHost; incarnation: number }>(({ input, signal }) =>
+      input.host.start(input.incarnation, signal),
     ),
     // Turns one incarnation's life into events; stops reporting when the machine stops watching it.
     watchWorker: fromCallback<ConversationMachineEvent, { worker: WorkerHandle }>(({ input, sendBack }) => {
@@ -152,6 +167,8 @@ const machineSetup = setup({
     },
   },
   guards: {
+    supervisorWasLate: ({ context }) =>
+      context.lateProbes < MAX_LATE_PROBES && context.now() - context.probeSentAt > context.hangTimeoutMs * 1.5,
     endedAsAsked: ({ context, event }) => {
       if (event.type !== "worker.ended" || !event.end.ok) return false;
       return event.end.requested || context.stopRequested || context.spec.restart !== "permanent";
@@ -209,6 +226,9 @@ const machineSetup = setup({
     killWorker: ({ context }) => context.worker?.kill("killed"),
     killHungWorker: ({ context }) => context.worker?.kill("hung"),
     ping: ({ context }) => context.worker?.ping(),
+    markProbe: assign({ probeSentAt: ({ context }) => context.now() }),
+    countLateProbe: assign({ lateProbes: ({ context }) => context.lateProbes + 1 }),
+    clearLateProbes: assign({ lateProbes: 0 }),
     drainWorker: ({ context }) => context.worker?.drain(),
   },
 });
@@ -216,21 +236,26 @@ const machineSetup = setup({
 /**
  * The heartbeat of a running worker: ping every `heartbeat`; no pong within `hangTimeout` and the worker is
  * hung. Past the deadline, the supervisor's own loop may be what was late (busy, starved): a pong that has
- * already arrived and waits to be read counts.
+ * already arrived and waits to be read counts, and a deadline reached far too late is probed again.
  */
 const heartbeat = {
   initial: "healthy",
   states: {
     healthy: { after: { heartbeat: "probing" } },
     probing: {
-      entry: "ping",
-      on: { "worker.pong": "healthy" },
+      entry: ["markProbe", "ping"],
+      on: { "worker.pong": { target: "healthy", actions: "clearLateProbes" } },
       after: { hangTimeout: "confirming" },
     },
     confirming: {
       entry: "drainWorker",
-      on: { "worker.pong": "healthy" },
-      after: { 0: "#conversation.running.hung" },
+      on: { "worker.pong": { target: "healthy", actions: "clearLateProbes" } },
+      after: {
+        0: [
+          { guard: "supervisorWasLate", target: "probing", actions: "countLateProbe" },
+          { target: "#conversation.running.hung" },
+        ],
+      },
     },
   },
 } as const;
@@ -249,6 +274,8 @@ export const conversationMachine = machineSetup.createMachine({
     stopRequested: false,
     stopDeadline: undefined,
     terminated: false,
+    probeSentAt: 0,
+    lateProbes: 0,
   }),
   initial: "spawning",
   on: {

@@ -6,6 +6,7 @@ import {
   conversationMachine,
   conversationState,
   heartbeatIntervalMs,
+  MAX_LATE_PROBES,
   type ChildSpec,
   type WorkerEnd,
   type WorkerHandle,
@@ -324,6 +325,32 @@ describe("conversation machine: heartbeat", () => {
     expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
     // It is still watched: silent from then on, it is killed.
     await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS) + HANG_TIMEOUT_MS);
+    expect(s.current().kills).toEqual(["hung"]);
+  });
+
+  it("a hang deadline the supervisor itself reached far too late is probed again, a bounded number of times", async () => {
+    const s = supervise();
+    await s.startActive();
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+    const pings = s.current().pings;
+    // The supervisor's loop was blocked for two timeouts: its deadline fires late, and the worker gets another probe.
+    s.clock.stall(2 * HANG_TIMEOUT_MS);
+    await s.advance(0);
+    expect(s.current().kills).toEqual([]);
+    expect(s.current().pings).toBe(pings + 1);
+    // Answering clears it.
+    s.current().pong();
+    await s.advance(0);
+    expect(conversationState(s.actor.getSnapshot().value)).toBe("active");
+    // A worker that stays silent while the supervisor is late again and again is hung after MAX_LATE_PROBES.
+    await s.advance(heartbeatIntervalMs(HANG_TIMEOUT_MS));
+    for (let i = 0; i < MAX_LATE_PROBES; i++) {
+      s.clock.stall(2 * HANG_TIMEOUT_MS);
+      await s.advance(0);
+      expect(s.current().kills).toEqual([]);
+    }
+    s.clock.stall(2 * HANG_TIMEOUT_MS);
+    await s.advance(0);
     expect(s.current().kills).toEqual(["hung"]);
   });
 

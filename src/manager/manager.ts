@@ -3,6 +3,8 @@
 // Codex's; `list()`, `onStateChange()` and `pendingApprovals()` make the supervision observable. Sub-agents are
 // conversations too: the manager starts them when a conversation asks, wires parent and child worker to worker,
 // and stops descendants before their ancestors.
+import { availableParallelism } from "node:os";
+import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { type Actor, createActor, waitFor } from "xstate";
 import {
   conversationMachine,
@@ -38,13 +40,24 @@ import { rolloutPathFor } from "../rollout/paths.js";
 import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
 import type { SessionInit } from "../session/session.js";
 import { type Clock, type IdSource, createIdSource, systemClock, withDeadline } from "../util/clock.js";
+import { STARTS_PER_CORE, StartGate } from "./admission.js";
 import { Conversation, type ConversationEnd, type OpenApproval } from "./conversation.js";
 import { WorkerThreads, type PoolOptions } from "./pool.js";
 import { WorkerLink } from "./worker-link.js";
 
 export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" | "conversationsPerThread">> & {
-  /** Live conversations (sub-agents included) allowed at once; past it spawning fails with CapacityError (default 64). */
+  /**
+   * Live top-level conversations allowed at once; past it spawning fails with CapacityError (default 64). Their
+   * sub-agents do not count: they have limits of their own (`maxSubagents`, and each tree's config).
+   */
   maxConversations?: number;
+  /** Live sub-agents allowed at once across every tree (default: `maxConversations`, at least 8). */
+  maxSubagents?: number;
+  /**
+   * Worker starts allowed to run at once (default: 2 per core). Past it, new conversations and restarts wait
+   * their turn in order; the wait does not count against the start timeout.
+   */
+  maxConcurrentStarts?: number;
   /** Dense mode: conversations per worker thread (default 1: one thread each). */
   conversationsPerThread?: number;
   /** The source recorded in every session this manager starts (Codex: cli, exec, vscode, mcp). */
@@ -133,6 +146,8 @@ type Supervised = {
 export class ConversationManager {
   private readonly threads: WorkerThreads;
   private readonly capacity: number;
+  private readonly subagentCapacity: number;
+  private readonly starts: StartGate;
   private readonly clock: Clock;
   private readonly ids: IdSource;
   private readonly source: SessionSource;
@@ -149,6 +164,8 @@ export class ConversationManager {
   private readonly running = new Set<WorkerLink>();
   private readonly listeners = new Set<(change: StateChange) => void>();
   private closed = false;
+  /** Warm tasks in flight, making spare threads. */
+  private warming = 0;
 
   constructor(options: ConversationManagerOptions = {}) {
     this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
@@ -157,11 +174,13 @@ export class ConversationManager {
     }
     const perThread = Math.max(1, options.conversationsPerThread ?? 1);
     this.capacity = Math.max(1, options.maxConversations ?? 64);
+    this.subagentCapacity = Math.max(0, options.maxSubagents ?? Math.max(DEFAULT_MAX_SUBAGENTS, this.capacity));
     this.threads = new WorkerThreads({
       ...options,
-      maxThreads: Math.ceil(this.capacity / perThread),
+      maxThreads: Math.ceil((this.capacity + this.subagentCapacity) / perThread),
       conversationsPerThread: perThread,
     });
+    this.starts = new StartGate(Math.max(1, options.maxConcurrentStarts ?? STARTS_PER_CORE * availableParallelism()));
     this.clock = options.clock ?? systemClock;
     this.ids = options.ids ?? createIdSource(this.clock);
     this.source = options.source ?? "cli";
@@ -330,11 +349,11 @@ export class ConversationManager {
       initialHistory,
       source: this.source,
     });
-    const first = entry.link?.configured;
     // Like Codex: the first event must be session_configured with the initial id "". A conversation that fails
-    // before that is never registered, and its thread is released.
+    // before that is never registered, and its thread is released. Until it is configured it is never restarted,
+    // so the link that got it there is its first.
     const snapshot = await waitFor(entry.actor, (s) => s.matches({ running: "active" }) || s.status === "done");
-    const sessionConfigured = snapshot.status === "done" ? undefined : await first;
+    const sessionConfigured = snapshot.status === "done" ? undefined : await entry.link?.configured;
     if (sessionConfigured === undefined) {
       this.supervised.delete(conversationId);
       if (snapshot.context.cause) throw snapshot.context.cause;
@@ -348,7 +367,7 @@ export class ConversationManager {
   }
 
   /** Starts a sub-agent for `parent`: its client port goes to the parent's worker, its supervision stays here. */
-  private spawnChild(parent: Supervised, request: ChildSpawnRequest): { conversationId: string; rolloutPath: string; link: WorkerLink } {
+  private spawnChild(parent: Supervised, request: ChildSpawnRequest): { conversationId: string; rolloutPath: string; port: MessagePort } {
     const root = this.rootOf(parent);
     const maxDepth = root.config.maxSubagentDepth ?? DEFAULT_MAX_SUBAGENT_DEPTH;
     const maxSubagents = root.config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS;
@@ -358,7 +377,9 @@ export class ConversationManager {
       (entry) => entry.depth > 0 && !this.isFinal(entry) && this.rootOf(entry) === root,
     ).length;
     if (liveSubagents >= maxSubagents) throw new SubagentLimitError(maxSubagents);
-    this.checkCapacity();
+    if (this.closed) throw new LlmxError("the conversation manager is shut down");
+    const allSubagents = [...this.supervised.values()].filter((entry) => entry.depth > 0 && !this.isFinal(entry)).length;
+    if (allSubagents >= this.subagentCapacity) throw new SubagentLimitError(this.subagentCapacity);
 
     const config: ConversationConfig = { ...parent.config, ...request.overrides };
     const initialHistory = request.initialHistory ?? { type: "new" };
@@ -367,20 +388,23 @@ export class ConversationManager {
       request.kind === "thread_spawn"
         ? { subagent: { thread_spawn: { parent_thread_id: parent.conversationId, depth } } }
         : { subagent: request.kind };
-    const entry = this.supervise({
+    // The parent gets its end of the channel now; the child's worker takes the other end when its start is admitted.
+    const client = new MessageChannel();
+    this.supervise({
       conversationId,
       rolloutPath,
       config,
       parentId: parent.conversationId,
       depth,
       conversation: undefined,
+      client,
       // Temporary unless its parent says otherwise; a restarted sub-agent is wired to its parent's worker again.
       spec: { restart: parent.config.subagentRestart ?? "temporary", shutdown: config.shutdown ?? ORPHAN_SHUTDOWN_TIMEOUT_MS },
       initialHistory,
       source,
     });
     parent.children.add(conversationId);
-    return { conversationId, rolloutPath, link: entry.link as WorkerLink };
+    return { conversationId, rolloutPath, port: client.port1 };
   }
 
   private onControl(owner: Supervised, message: FromWorker): void {
@@ -391,8 +415,7 @@ export class ConversationManager {
         try {
           if (this.closed) throw new LlmxError("the conversation manager is shut down");
           const child = this.spawnChild(owner, message.request);
-          const port = child.link.childPort;
-          if (port === undefined) throw new LlmxError("a sub-agent needs a client port");
+          const port = child.port;
           parentLink?.send(
             { type: "llmx/child-spawned", requestId, conversationId: child.conversationId, rolloutPath: child.rolloutPath, port },
             [port],
@@ -432,6 +455,8 @@ export class ConversationManager {
     parentId: string | undefined;
     depth: number;
     conversation: Conversation | undefined;
+    /** A sub-agent's client channel for its first worker (its parent already holds `port1`). */
+    client?: MessageChannel;
     spec: ChildSpec;
     initialHistory: InitialHistory;
     source: SessionSource;
@@ -448,7 +473,7 @@ export class ConversationManager {
       link: undefined,
       actor: undefined as unknown as Actor<typeof conversationMachine>,
     };
-    const startLink = (initialHistory: InitialHistory): WorkerLink => {
+    const startLink = (initialHistory: InitialHistory, clientChannel?: MessageChannel): WorkerLink => {
       const init: SessionInit = { conversationId, rolloutPath, config, initialHistory, source: where.source };
       if (where.parentId !== undefined) {
         init.parentId = where.parentId;
@@ -460,6 +485,7 @@ export class ConversationManager {
         threads: this.threads,
         clock: this.clock,
         ...(conversation ? { sink: conversation } : {}),
+        ...(clientChannel ? { clientChannel } : {}),
         onControl: (message) => this.onControl(entry, message),
         eventWindow: this.eventWindow,
       });
@@ -479,15 +505,35 @@ export class ConversationManager {
       });
       return link;
     };
-    const first = startLink(where.initialHistory);
+    // Every start waits its turn at the gate and holds its slot until the session is configured or the worker ends.
+    const admitted = async (signal: AbortSignal, start: () => WorkerLink): Promise<WorkerLink> => {
+      const release = await this.starts.acquire(signal);
+      // Stopped or terminated while it waited: nothing would ever stop a worker started now.
+      if (signal.aborted || entry.actor.getSnapshot().status === "done") {
+        release();
+        throw new LlmxError(`conversation ${conversationId} ended before it started`);
+      }
+      let link: WorkerLink;
+      try {
+        link = start();
+      } catch (error) {
+        release();
+        throw error;
+      }
+      const done = (): void => {
+        release();
+        this.keepSpares();
+      };
+      void link.configured.then(done, done);
+      void link.ended.then(done);
+      return link;
+    };
     const host: WorkerHost = {
-      start: async (incarnation) => {
-        if (incarnation === 0) return first;
+      start: async (incarnation, signal) => {
+        if (incarnation === 0) return admitted(signal, () => startLink(where.initialHistory, where.client));
         // A restart resumes the conversation from its own rollout: same id, same file.
         const history = await readRolloutHistory(rolloutPath, { home: config.home });
-        // Stopped or terminated while the rollout was read: nothing would ever stop a worker started now.
-        if (entry.actor.getSnapshot().status === "done") throw new LlmxError(`conversation ${conversationId} ended before it restarted`);
-        const link = startLink({ type: "resumed", conversationId, history: history.items, rolloutPath });
+        const link = await admitted(signal, () => startLink({ type: "resumed", conversationId, history: history.items, rolloutPath }));
         const parent = where.parentId === undefined ? undefined : this.supervised.get(where.parentId);
         if (parent && link.childPort) {
           // The parent's worker talks to the new incarnation from now on.
@@ -588,9 +634,31 @@ export class ConversationManager {
     return entry.actor.getSnapshot().status === "done";
   }
 
+  /**
+   * Tops spare threads up with start slots nobody is waiting for: a spare is never made ahead of a conversation
+   * waiting to start. Runs when a start completes; a spare that idles out (the pool's idle timeout) is made again
+   * at the next start.
+   */
+  private keepSpares(): void {
+    while (!this.closed && this.threads.spareDeficit - this.warming > 0) {
+      const release = this.starts.tryAcquire();
+      if (release === undefined) return;
+      this.warming += 1;
+      void this.threads.warm().then(() => {
+        this.warming -= 1;
+        release();
+        this.keepSpares();
+      });
+    }
+  }
+
+  /** Top-level conversations holding a slot; a removed one holds its slot while its worker runs. */
   private checkCapacity(): void {
     if (this.closed) throw new LlmxError("the conversation manager is shut down");
-    if (this.liveConversations >= this.capacity) throw new CapacityError(this.capacity);
+    const live = [...this.supervised.values()].filter((entry) => entry.depth === 0 && !this.isFinal(entry));
+    const supervisedLinks = new Set(live.map((entry) => entry.link));
+    const removedRunning = [...this.running].filter((link) => !link.childPort && !supervisedLinks.has(link)).length;
+    if (live.length + removedRunning >= this.capacity) throw new CapacityError(this.capacity);
   }
 
   /** Removed conversations may still be running: a second session would be a second writer of the file. */

@@ -11,7 +11,10 @@ import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
 
 export type PoolOptions = {
   workerFilename?: string;
-  /** Threads kept warm so a new conversation starts without paying for a thread (default 1). */
+  /**
+   * Spare threads, their code loaded, kept ready so a new conversation starts without paying for a thread
+   * (default 1). With one conversation per thread they are topped up as conversations take them.
+   */
   minThreads?: number;
   maxThreads: number;
   /** Conversations sharing one thread (dense mode). 1 isolates every conversation in its own thread. */
@@ -25,19 +28,50 @@ export type PoolOptions = {
 
 const MAX_REMEMBERED_THREADS = 1_024;
 
+/** The task that makes a thread a ready spare: it loads the conversation code and returns. */
+export const WARM_TASK = { warm: true } as const;
+
+type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>["loadBalancer"]>;
+
+/**
+ * Piscina's default balancer spreads tasks over the least busy threads. Conversations are packed instead: the
+ * busiest thread with room takes the next one, so dense mode fills a thread before it uses another, and spare
+ * threads stay spare. A conversation that may be aborted (one per thread) only takes an idle thread.
+ */
+function packingBalancer(maximumUsage: number): LoadBalancer {
+  return (task, workers) => {
+    let best: (typeof workers)[number] | null = null;
+    for (const worker of workers) {
+      if (worker.terminating || worker.destroyed || worker.isRunningAbortableTask) continue;
+      if (worker.currentUsage >= maximumUsage || (task.isAbortable && worker.currentUsage > 0)) continue;
+      if (best === null || worker.currentUsage > best.currentUsage) best = worker;
+    }
+    return best;
+  };
+}
+
 export class WorkerThreads implements WorkerRuntime {
   private readonly pool: Piscina;
   private readonly facts = new Map<number, ThreadFacts>();
   /** With one conversation per thread, a task can be aborted, which ends its thread even before it started. */
   readonly abortable: boolean;
+  /** Spare threads wanted (one conversation per thread only; in dense mode threads are shared anyway). */
+  readonly spareTarget: number;
+  private readonly maxThreads: number;
+  /** Conversation tasks handed to the pool and not settled, running or waiting for a thread. */
+  private tasks = 0;
 
   constructor(options: PoolOptions) {
     this.abortable = options.conversationsPerThread === 1;
+    this.maxThreads = options.maxThreads;
+    const minThreads = Math.min(options.minThreads ?? 1, options.maxThreads);
+    this.spareTarget = this.abortable ? minThreads : 0;
     this.pool = new Piscina({
       filename: options.workerFilename ?? defaultWorkerFilename(),
-      minThreads: Math.min(options.minThreads ?? 1, options.maxThreads),
+      minThreads,
       maxThreads: options.maxThreads,
       concurrentTasksPerWorker: options.conversationsPerThread,
+      loadBalancer: packingBalancer(options.conversationsPerThread),
       idleTimeout: options.idleTimeoutMs ?? 30_000,
       // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
       atomics: "disabled",
@@ -49,7 +83,32 @@ export class WorkerThreads implements WorkerRuntime {
   }
 
   run(task: ConversationTask, transferList: readonly TransferListItem[], signal?: AbortSignal): Promise<unknown> {
-    return this.pool.run(task, { transferList: [...transferList] as never, ...(signal && this.abortable ? { signal } : {}) });
+    this.tasks += 1;
+    const run = this.pool.run(task, { transferList: [...transferList] as never, ...(signal && this.abortable ? { signal } : {}) });
+    const settled = (): void => {
+      this.tasks -= 1;
+    };
+    run.then(settled, settled);
+    return run;
+  }
+
+  /** Spare threads missing: wanted, minus threads (starting or ready) no conversation holds or waits for. */
+  get spareDeficit(): number {
+    if (this.spareTarget === 0) return 0;
+    const threads = this.pool.threads.length;
+    const spares = Math.max(0, threads - this.tasks);
+    return Math.max(0, Math.min(this.spareTarget - spares, this.maxThreads - threads));
+  }
+
+  /**
+   * Makes one more thread a ready spare: a task that loads the conversation code on an idle thread, or on a new
+   * one when none is idle. Resolves when it is done (never rejects: a spare is an optimisation).
+   */
+  warm(): Promise<void> {
+    return this.pool.run(WARM_TASK).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Starts recording what happens to a thread (once it is known to run a conversation). */

@@ -44,6 +44,11 @@ export type WorkerLinkOptions = {
   onControl(message: FromWorker): void;
   /** The events the worker may send before its client returns credit (DEFAULT_EVENT_WINDOW when absent). */
   eventWindow?: number;
+  /**
+   * A sub-agent's client channel, when its parent was handed `port1` before this worker started (a start waits
+   * for admission); made here otherwise.
+   */
+  clientChannel?: MessageChannel;
 };
 
 export class WorkerLink implements WorkerHandle {
@@ -79,7 +84,7 @@ export class WorkerLink implements WorkerHandle {
     const portClosed = new Promise<void>((resolve) => (markPortClosed = resolve));
 
     const supervision = new MessageChannel();
-    const client = options.sink ? undefined : new MessageChannel();
+    const client = options.sink ? undefined : (options.clientChannel ?? new MessageChannel());
     this.childPort = client?.port1;
     let first = true;
     this.port = createFramedPort<FromWorker, ToWorker>(

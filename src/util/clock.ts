@@ -74,6 +74,14 @@ export class ManualClock implements Clock {
     return this.timers.size;
   }
 
+  /**
+   * Moves time forward by `ms` without firing anything, as an event loop that was blocked sees it: the timers that
+   * fell due fire, late, at the next `advance`.
+   */
+  stall(ms: number): void {
+    this.current += ms;
+  }
+
   /** Moves time forward by `ms`, firing every timer that falls due (timers set while firing included). */
   advance(ms: number): void {
     const target = this.current + ms;
