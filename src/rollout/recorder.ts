@@ -223,24 +223,34 @@ async function scanForResume(handle: FileHandle): Promise<RecorderState> {
   return { nextOrdinal: ordinal === undefined ? await countLines(handle, size) : ordinal + 1, needsLeadingNewline, size };
 }
 
-/** The last newline-terminated non-blank line, read backwards in chunks so large files are not read whole. */
+/**
+ * The last newline-terminated non-blank line. Newlines are looked for backwards, one chunk at a time, without
+ * keeping the chunks: only the line found is read whole, so the cost is linear in the bytes scanned.
+ */
 async function lastCompleteLine(handle: FileHandle, size: number): Promise<string | undefined> {
-  let tail = Buffer.alloc(0);
-  let start = size;
-  while (start > 0) {
-    const chunkStart = Math.max(0, start - TAIL_CHUNK);
-    tail = Buffer.concat([await readAt(handle, chunkStart, start - chunkStart), tail]);
-    start = chunkStart;
-    const end = tail.lastIndexOf(NEWLINE);
-    if (end === -1) continue;
-    const lines = tail.subarray(0, end).toString("utf8").split("\n");
-    // Unless the tail reaches the start of the file, its first line may be cut off.
-    for (let i = lines.length - 1; i >= (start === 0 ? 0 : 1); i--) {
-      const line = lines[i] ?? "";
-      if (line.trim() !== "") return line;
+  // The newline ending the candidate line; bytes after the file's last newline are a torn line and ignored.
+  let lineEnd = await previousNewline(handle, size);
+  while (lineEnd !== -1) {
+    const lineStart = (await previousNewline(handle, lineEnd)) + 1;
+    if (lineEnd > lineStart) {
+      const text = (await readAt(handle, lineStart, lineEnd - lineStart)).toString("utf8");
+      if (text.trim() !== "") return text;
     }
+    lineEnd = lineStart - 1;
   }
   return undefined;
+}
+
+/** The offset of the last newline before `end`, or -1 if there is none. */
+async function previousNewline(handle: FileHandle, end: number): Promise<number> {
+  let start = end;
+  while (start > 0) {
+    const chunkStart = Math.max(0, start - TAIL_CHUNK);
+    const found = (await readAt(handle, chunkStart, start - chunkStart)).lastIndexOf(NEWLINE);
+    if (found !== -1) return chunkStart + found;
+    start = chunkStart;
+  }
+  return -1;
 }
 
 function ordinalOf(line: string): number | undefined {
