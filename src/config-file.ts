@@ -5,7 +5,14 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
-import { createConfig, defaultHome, OFFLINE_MODEL, OFFLINE_PROVIDER, type ConversationConfig } from "./config.js";
+import {
+  createConfig,
+  defaultHome,
+  OFFLINE_MODEL,
+  OFFLINE_PROVIDER,
+  validateConversationConfig,
+  type ConversationConfig,
+} from "./config.js";
 import { InvalidConfigError } from "./errors.js";
 import {
   BUILT_IN_PROVIDERS,
@@ -74,6 +81,8 @@ export type ConfigOverrides = {
   sandboxMode?: z.infer<typeof SandboxMode>;
   /** `key=value` pairs in TOML syntax, like `codex --config` (dotted keys allowed). */
   rawOverrides?: readonly string[];
+  /** Library callers: any ConversationConfig field, set last (over config.toml and the options above). */
+  config?: Partial<ConversationConfig>;
 };
 
 /** The model used when a real provider is chosen without naming a model. */
@@ -152,6 +161,11 @@ export function applyRawOverrides(table: Record<string, unknown>, overrides: rea
   return result;
 }
 
+/**
+ * The documented way to a ConversationConfig: reads `<home>/config.toml` (home: `overrides.home`, else
+ * `$LLMX_HOME`, else `~/.llmx`), as the CLI does, applies the overrides and returns a validated config.
+ * InvalidConfigError names what is wrong (a TOML syntax error, an unknown provider, a bad field).
+ */
 export async function loadConfig(overrides: ConfigOverrides = {}): Promise<ConversationConfig> {
   const home = path.resolve(overrides.home ?? defaultHome());
   let toml = await loadConfigToml(home);
@@ -172,7 +186,7 @@ export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { h
   const sandboxPolicy: SandboxPolicy =
     mode === "workspace-write" ? workspaceWritePolicy(toml.sandbox_workspace_write ?? {}, overrides.home) : { mode };
   const envPolicy = toml.shell_environment_policy;
-  return createConfig({
+  const resolved = createConfig({
     home: overrides.home,
     cwd: path.resolve(overrides.cwd ?? process.cwd()),
     model,
@@ -187,6 +201,7 @@ export function resolveConfig(toml: ConfigToml, overrides: ConfigOverrides & { h
     ...(toml.agents?.max_threads !== undefined ? { maxSubagents: toml.agents.max_threads } : {}),
     ...(envPolicy !== undefined ? { shellEnvironmentPolicy: shellEnvironmentPolicy(envPolicy) } : {}),
   });
+  return validateConversationConfig({ ...resolved, ...overrides.config });
 }
 
 type WorkspaceWriteTable = NonNullable<ConfigToml["sandbox_workspace_write"]>;

@@ -41,6 +41,7 @@ export type { ModelClient, ModelRequest, ModelStreamEvent, ToolSpec } from "./mo
 export { createOfflineModel } from "./model/offline.js";
 
 export {
+  AbortError,
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
@@ -58,6 +59,7 @@ export {
   ModelResponseFailedError,
   ModelResponseIncompleteError,
   ModelStreamError,
+  ReadOnlyConversationError,
   RolloutError,
   RolloutHistoryBaseError,
   RolloutIdMismatchError,
@@ -70,7 +72,9 @@ export {
   SubagentDepthError,
   SubagentLimitError,
   RestartIntensityError,
+  TurnFailedError,
   UnknownApprovalError,
+  UnknownConversationIdError,
   WorkerCrashedError,
 } from "./errors.js";
 export { errorCode, errorEvent } from "./errors.js";

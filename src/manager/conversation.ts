@@ -12,6 +12,8 @@ import {
 } from "../errors.js";
 import { Op, Submission, type Event } from "../protocol/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
+import * as turns from "./turn.js";
+import type { StreamedTurn, TurnContext, TurnInput, TurnOptions, TurnResult } from "./turn.js";
 import type { EventSinkForLink } from "./worker-link.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
@@ -44,6 +46,8 @@ export type ConversationOptions = {
   /** Asks the supervisor to hard-stop the conversation's worker. */
   terminate(): void;
   submissionQueueCapacity?: number;
+  /** The turn settings the conversation starts with (a `user_turn` op repeats them); see `turnContext()`. */
+  turnContext?: TurnContext;
 };
 
 export class Conversation implements EventSinkForLink {
@@ -70,9 +74,11 @@ export class Conversation implements EventSinkForLink {
   private readonly unfinished = new Set<string>();
   private readonly started = new Set<string>();
   private readonly pendingApprovals: OpenApproval[] = [];
+  private context: TurnContext | undefined;
 
   constructor(private readonly options: ConversationOptions) {
     this.conversationId = options.conversationId;
+    this.context = options.turnContext;
     this.rolloutPath = options.rolloutPath;
     this.capacity = options.submissionQueueCapacity ?? SUBMISSION_QUEUE_CAPACITY;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
@@ -84,6 +90,7 @@ export class Conversation implements EventSinkForLink {
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     const id = String(this.nextSubmissionId++);
     await this.enqueue({ id, op: parsed.data });
+    this.noteTurnContext(parsed.data);
     return id;
   }
 
@@ -92,6 +99,19 @@ export class Conversation implements EventSinkForLink {
     const parsed = Submission.safeParse(submission);
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     await this.enqueue(parsed.data);
+    this.noteTurnContext(parsed.data.op);
+  }
+
+  private noteTurnContext(op: Op): void {
+    if (this.context === undefined || (op.type !== "override_turn_context" && op.type !== "user_turn")) return;
+    const next = { ...this.context };
+    if (op.cwd !== undefined) next.cwd = op.cwd;
+    if (op.approval_policy !== undefined) next.approval_policy = op.approval_policy;
+    if (op.sandbox_policy !== undefined) next.sandbox_policy = op.sandbox_policy;
+    if (op.model !== undefined) next.model = op.model;
+    if (op.effort !== undefined) next.effort = op.effort;
+    if (op.summary !== undefined) next.summary = op.summary;
+    this.context = next;
   }
 
   /** The next event. After the conversation has ended and its events are drained, rejects with why. */
@@ -108,6 +128,33 @@ export class Conversation implements EventSinkForLink {
       if (next.done) return;
       yield next.value;
     }
+  }
+
+  /**
+   * Runs one turn: submits `input` (a prompt or user input items) and resolves when the turn has completed, with
+   * its final response, its events (deltas left out) and its token usage. Rejects with `AbortError` when
+   * `signal` aborts (the turn is interrupted; the conversation stays usable) and with `TurnFailedError` (the
+   * event's `code` in `errorCode`) when the turn reported an `error` event. Reads this conversation's `events()`
+   * while it runs.
+   */
+  run(input: TurnInput, options: TurnOptions = {}): Promise<TurnResult> {
+    return turns.run(this, input, options);
+  }
+
+  /** Submits `input` and streams that turn's events only, ending after its `task_complete` or `turn_aborted`. */
+  runStreamed(input: TurnInput, options: TurnOptions = {}): Promise<StreamedTurn> {
+    return turns.runStreamed(this, input, options);
+  }
+
+  /** The turn settings in force: the config's, as changed by `override_turn_context` and `user_turn` ops since. */
+  turnContext(): TurnContext {
+    if (this.context === undefined) throw new InvalidOpError("this conversation has no turn settings to repeat in a user_turn");
+    return this.context;
+  }
+
+  /** `await using conversation = ...` shuts it down at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 
   /** Shuts the conversation down; its worker is killed if it has not finished within `timeoutMs`. */

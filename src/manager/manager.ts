@@ -3,6 +3,7 @@
 // Codex's; `list()`, `onStateChange()` and `pendingApprovals()` make the supervision observable. Sub-agents are
 // conversations too: the manager starts them when a conversation asks, wires parent and child worker to worker,
 // and stops descendants before their ancestors.
+import { stat } from "node:fs/promises";
 import { type Actor, createActor, waitFor } from "xstate";
 import {
   conversationMachine,
@@ -17,7 +18,12 @@ import {
   type WorkerHost,
 } from "../../machines/conversation.machine.js";
 import type { ChildSpawnRequest, FromWorker } from "../channel/index.js";
-import { DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, type ConversationConfig } from "../config.js";
+import {
+  DEFAULT_MAX_SUBAGENT_DEPTH,
+  DEFAULT_MAX_SUBAGENTS,
+  validateConversationConfig,
+  type ConversationConfig,
+} from "../config.js";
 import {
   CapacityError,
   ConversationInUseError,
@@ -29,10 +35,12 @@ import {
   SessionConfiguredNotFirstEventError,
   SubagentDepthError,
   SubagentLimitError,
+  UnknownConversationIdError,
   serializeError,
 } from "../errors.js";
 import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/index.js";
 import { releaseOwnRolloutLock } from "../rollout/lock.js";
+import { findRolloutPathById } from "../rollout/list.js";
 import { readRolloutHistory } from "../rollout/reader.js";
 import { rolloutPathFor } from "../rollout/paths.js";
 import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
@@ -191,6 +199,7 @@ export class ConversationManager {
   }
 
   async resumeConversationFromRollout(config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
+    await checkConfig(config);
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     return this.spawn(config, {
       type: "resumed",
@@ -200,12 +209,24 @@ export class ConversationManager {
     });
   }
 
+  /**
+   * Resumes the recorded conversation with this id: its rollout is looked up under `config.home`'s sessions
+   * (UnknownConversationIdError when there is none), then resumed as `resumeConversationFromRollout` does.
+   */
+  async resumeConversationById(conversationId: string, config: ConversationConfig): Promise<NewConversation> {
+    await checkConfig(config);
+    const rolloutPath = await findRolloutPathById(config.home, conversationId);
+    if (rolloutPath === undefined) throw new UnknownConversationIdError(conversationId, config.home);
+    return this.resumeConversationFromRollout(config, rolloutPath);
+  }
+
   async resumeConversationWithHistory(config: ConversationConfig, history: InitialHistory): Promise<NewConversation> {
     return this.spawn(config, history);
   }
 
   /** A new conversation holding the history of `rolloutPath` before its nth (0-based) user message. */
   async forkConversation(nthUserMessage: number, config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
+    await checkConfig(config);
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     return this.spawn(config, truncateBeforeNthUserMessage(history.items, nthUserMessage));
   }
@@ -293,7 +314,7 @@ export class ConversationManager {
   }
 
   private async spawn(config: ConversationConfig, initialHistory: InitialHistory): Promise<NewConversation> {
-    validateConfig(config);
+    await checkConfig(config);
     this.checkCapacity();
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
     this.checkNotRunning(conversationId);
@@ -302,6 +323,14 @@ export class ConversationManager {
       rolloutPath,
       shutdown: (timeoutMs) => this.stopConversation(conversationId, timeoutMs),
       terminate: () => this.terminate(conversationId),
+      turnContext: {
+        cwd: config.cwd,
+        approval_policy: config.approvalPolicy,
+        sandbox_policy: config.sandboxPolicy,
+        model: config.model,
+        ...(config.reasoningEffort !== undefined ? { effort: config.reasoningEffort } : {}),
+        summary: config.reasoningSummary,
+      },
     });
     const entry = this.supervise({
       conversationId,
@@ -612,15 +641,11 @@ function isPermanentFailure(error: Error): boolean {
   return false;
 }
 
-/** A config missing what every session needs fails here, typed, instead of deep inside a worker. */
-function validateConfig(config: ConversationConfig): void {
-  if (typeof config !== "object" || config === null) {
-    throw new InvalidConfigError("a conversation needs a config object (build it with createConfig())");
-  }
-  const missing = (["cwd", "home", "model", "modelProvider", "approvalPolicy", "sandboxPolicy"] as const).filter(
-    (key) => config[key] === undefined || config[key] === null || config[key] === "",
-  );
-  if (missing.length > 0) {
-    throw new InvalidConfigError(`incomplete conversation config: missing ${missing.join(", ")} (build it with createConfig())`);
+/** Validates a config where it enters the manager; its cwd must be an existing directory. */
+async function checkConfig(config: ConversationConfig): Promise<void> {
+  validateConversationConfig(config);
+  const info = await stat(config.cwd).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new InvalidConfigError(`invalid conversation config: cwd ${config.cwd} is not an existing directory`, { field: "cwd" });
   }
 }
