@@ -9,9 +9,12 @@ export type {
 } from "./manager/manager.js";
 export { Conversation, SUBMISSION_QUEUE_CAPACITY } from "./manager/conversation.js";
 export type { ConversationEnd, OpenApproval } from "./manager/conversation.js";
+export { ConversationWatch } from "./manager/watch.js";
+export type { StreamedTurn, TurnContext, TurnInput, TurnOptions, TurnResult } from "./manager/turn.js";
 export type { ConversationState } from "../machines/conversation.machine.js";
 export { conversationMachine } from "../machines/conversation.machine.js";
 
+export { ConversationConfigSchema, validateConversationConfig } from "./config.js";
 export { createConfig, defaultHome, DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, OFFLINE_MODEL, OFFLINE_PROVIDER } from "./config.js";
 export type { ConversationConfig } from "./config.js";
 

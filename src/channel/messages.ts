@@ -61,7 +61,9 @@ export type ToWorker =
       restarts: number;
     }
   /** The supervisor's heartbeat: the worker answers `llmx/pong` from its event loop. */
-  | { type: "llmx/ping"; seq: number };
+  | { type: "llmx/ping"; seq: number }
+  /** A sub-agent's events are watched (`on`) or no longer: it copies them to the supervisor as `llmx/watched-event`. */
+  | { type: "llmx/watch"; on: boolean };
 
 /** Worker -> supervisor (or parent). */
 export type FromWorker =
@@ -79,7 +81,9 @@ export type FromWorker =
   | { type: "llmx/stop-child"; conversationId: string }
   /** A command's process group started or ended; the supervisor kills live ones if the worker dies. */
   | { type: "llmx/process-group"; pid: number; running: boolean }
-  | { type: "llmx/pong"; seq: number };
+  | { type: "llmx/pong"; seq: number }
+  /** A copy of a watched sub-agent's event (its client, the parent's worker, gets the event itself). */
+  | { type: "llmx/watched-event"; event: Event };
 
 // Envelope checks only: events and submissions are produced by our own typed code on the other side, and a
 // full schema pass per message would cost more than the channel itself (1M+ messages/s).
@@ -99,6 +103,7 @@ const FromWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/stop-child"), conversationId: z.string() }),
   z.object({ type: z.literal("llmx/process-group"), pid: z.number().int().positive(), running: z.boolean() }),
   z.object({ type: z.literal("llmx/pong"), seq: z.number().int() }),
+  z.object({ type: z.literal("llmx/watched-event"), event: EventEnvelope }),
 ]);
 
 const SubmissionEnvelope = z.object({ id: z.string(), op: z.looseObject({ type: z.string() }) });
@@ -115,6 +120,7 @@ const ToWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/child-spawn-failed"), requestId: z.number().int(), error: SerializedErrorSchema }),
   z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
   z.object({ type: z.literal("llmx/ping"), seq: z.number().int() }),
+  z.object({ type: z.literal("llmx/watch"), on: z.boolean() }),
   z.object({
     type: z.literal("llmx/child-restarted"),
     conversationId: z.string(),

@@ -36,6 +36,8 @@ export interface SubmissionTarget {
   submit(submission: Submission): void;
   /** Asks the worker to shut down without taking a queue slot. */
   stop(): void;
+  /** Whether the conversation needs the host process alive: a turn runs, a submission waits, a reader waits. */
+  keepAlive?(on: boolean): void;
 }
 
 export type ConversationOptions = {
@@ -116,7 +118,7 @@ export class Conversation implements EventSinkForLink {
 
   /** The next event. After the conversation has ended and its events are drained, rejects with why. */
   async nextEvent(): Promise<Event> {
-    const next = await this.eventQueue.next();
+    const next = await this.read();
     if (next.done) throw this.endError();
     return next.value;
   }
@@ -124,7 +126,7 @@ export class Conversation implements EventSinkForLink {
   /** Every event until the conversation ends (a failed conversation's last event is an `error`). */
   async *events(): AsyncGenerator<Event, void, undefined> {
     for (;;) {
-      const next = await this.eventQueue.next();
+      const next = await this.read();
       if (next.done) return;
       yield next.value;
     }
@@ -177,18 +179,47 @@ export class Conversation implements EventSinkForLink {
     return this.pendingApprovals;
   }
 
+  /** Readers waiting for the next event: while there are any, the conversation keeps the process alive. */
+  private readers = 0;
+  private alive: boolean | undefined;
+
+  /** Takes the next event off the stream, counting the wait as a reason to keep the process alive. */
+  private async read(): Promise<IteratorResult<Event>> {
+    this.readers += 1;
+    this.updateKeepAlive();
+    try {
+      return await this.eventQueue.next();
+    } finally {
+      this.readers -= 1;
+      this.updateKeepAlive();
+    }
+  }
+
+  /**
+   * An idle conversation (no task running or queued, nobody waiting for an event) lets the host process exit;
+   * a busy one holds it open. Told to the worker link only when it changes.
+   */
+  private updateKeepAlive(force = false): void {
+    const busy = this.readers > 0 || this.unfinished.size > 0 || this.untaken.length > 0 || this.slotWaiters.length > 0;
+    if (!force && busy === this.alive) return;
+    this.alive = busy;
+    this.target?.keepAlive?.(busy);
+  }
+
   // --- the supervisor's side ---
 
   /** A worker runs the conversation now: what the previous one never took goes to it first. */
   attach(target: SubmissionTarget): void {
     this.target = target;
     for (const submission of this.untaken) target.submit(submission);
+    this.updateKeepAlive(true);
   }
 
   deliver(event: Event): void {
     this.lastEventId = event.id;
     this.track(event);
     this.eventQueue.push(event);
+    this.updateKeepAlive();
   }
 
   credit(count: number): void {
@@ -199,6 +230,7 @@ export class Conversation implements EventSinkForLink {
       this.reserved += 1;
       this.slotWaiters.shift()?.();
     }
+    this.updateKeepAlive();
   }
 
   /**
@@ -260,6 +292,7 @@ export class Conversation implements EventSinkForLink {
     this.untaken.push(submission);
     if (startsTask(op)) this.unfinished.add(submission.id);
     this.target?.submit(submission);
+    this.updateKeepAlive();
   }
 
   private track(event: Event): void {

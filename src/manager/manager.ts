@@ -30,6 +30,7 @@ import {
   ConversationNotFoundError,
   InternalAgentDiedError,
   InvalidConfigError,
+  InvalidOpError,
   LlmxError,
   RolloutError,
   SessionConfiguredNotFirstEventError,
@@ -48,6 +49,7 @@ import type { SessionInit } from "../session/session.js";
 import { type Clock, type IdSource, createIdSource, systemClock, withDeadline } from "../util/clock.js";
 import { Conversation, type ConversationEnd, type OpenApproval } from "./conversation.js";
 import { WorkerThreads, type PoolOptions } from "./pool.js";
+import { ConversationWatch } from "./watch.js";
 import { WorkerLink } from "./worker-link.js";
 
 export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" | "conversationsPerThread">> & {
@@ -130,6 +132,8 @@ type Supervised = {
   conversation: Conversation | undefined;
   /** The worker running the conversation now. */
   link: WorkerLink | undefined;
+  /** Open read-only watches of a sub-agent's events. */
+  watchers: Set<ConversationWatch>;
 };
 
 export class ConversationManager {
@@ -176,6 +180,26 @@ export class ConversationManager {
     const conversation = this.conversations.get(conversationId);
     if (conversation === undefined) throw new ConversationNotFoundError(conversationId);
     return conversation;
+  }
+
+  /**
+   * A read-only subscription to a sub-agent's events by its id (see `list()` for the tree): every event it
+   * sends its parent from now on, until it ends or the watch is closed. Its `submit` rejects with
+   * ReadOnlyConversationError. A top-level conversation's events are read from its handle (`getConversation`).
+   */
+  watch(conversationId: string): ConversationWatch {
+    const entry = this.supervised.get(conversationId);
+    if (entry === undefined || this.isFinal(entry)) throw new ConversationNotFoundError(conversationId);
+    if (entry.parentId === undefined) {
+      throw new InvalidOpError(`conversation ${conversationId} is a top-level conversation: read its events() from getConversation()`);
+    }
+    const watch = new ConversationWatch(conversationId, (closed) => {
+      entry.watchers.delete(closed);
+      if (entry.watchers.size === 0) entry.link?.send({ type: "llmx/watch", on: false });
+    });
+    entry.watchers.add(watch);
+    if (entry.watchers.size === 1) entry.link?.send({ type: "llmx/watch", on: true });
+    return watch;
   }
 
   /** Drops the conversation from the manager and returns it; like Codex, it does not shut it down. */
@@ -287,7 +311,19 @@ export class ConversationManager {
    * Shuts every conversation down, sub-agents before their parents, each once; whatever has not finished within
    * `timeoutMs` is killed. Then the worker pool.
    */
-  async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+  shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.shuttingDown ??= this.shutdownAll(options);
+    return this.shuttingDown;
+  }
+
+  /** `await using manager = new ConversationManager()` shuts it down (default timeout) at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  private shuttingDown: Promise<void> | undefined;
+
+  private async shutdownAll(options: { timeoutMs?: number }): Promise<void> {
     this.closed = true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const roots = [...this.supervised.values()].filter((entry) => entry.parentId === undefined);
@@ -415,6 +451,9 @@ export class ConversationManager {
         }
         break;
       }
+      case "llmx/watched-event":
+        for (const watch of owner.watchers) watch.deliver(message.event);
+        break;
       case "llmx/stop-child":
         if (owner.children.has(message.conversationId)) this.tell(this.supervised.get(message.conversationId), { type: "terminate" });
         break;
@@ -459,6 +498,7 @@ export class ConversationManager {
       children: new Set(),
       conversation,
       link: undefined,
+      watchers: new Set(),
       actor: undefined as unknown as Actor<typeof conversationMachine>,
     };
     const startLink = (initialHistory: InitialHistory): WorkerLink => {
@@ -477,7 +517,14 @@ export class ConversationManager {
       });
       entry.link = link;
       this.running.add(link);
-      conversation?.attach({ submit: (submission) => link.send({ type: "llmx/submission", submission }), stop: () => link.stop() });
+      if (entry.watchers.size > 0) link.send({ type: "llmx/watch", on: true });
+      conversation?.attach({
+        submit: (submission) => link.send({ type: "llmx/submission", submission }),
+        stop: () => link.stop(),
+        keepAlive: (on) => link.keepAlive(on),
+      });
+      // A sub-agent works for its parent's turn, which keeps the process alive while it runs.
+      if (where.parentId !== undefined) link.keepAlive(false);
       void link.ended.then(() => {
         this.running.delete(link);
         // A worker's sub-agents were wired to it: they stop with it.
@@ -548,6 +595,8 @@ export class ConversationManager {
       conversation.restarting(change.cause, lastExit, restarts);
     }
     if (change.state !== "removed" && change.state !== "failed") return;
+    for (const watch of entry.watchers) watch.end();
+    entry.watchers.clear();
     const end: ConversationEnd = change.state === "failed" && change.cause ? { ok: false, error: change.cause } : { ok: true };
     // A worker the machine never took (it was stopped while spawning) has nobody else to end it.
     const unclaimed = link !== undefined && !link.isEnded && worker !== link;

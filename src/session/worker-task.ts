@@ -37,6 +37,8 @@ export async function runConversationTask(
 ): Promise<ConversationTaskResult> {
   const submissions = new AsyncQueue<Submission>();
   const children = createChildRegistry(deps);
+  /** The supervisor watches this sub-agent's events (manager.watch): each is copied to it. */
+  let watched = false;
   const onMessage = (message: ToWorker): void => {
     switch (message.type) {
       case "llmx/submission":
@@ -47,6 +49,9 @@ export async function runConversationTask(
         break;
       case "llmx/ping":
         supervisor.send({ type: "llmx/pong", seq: message.seq });
+        break;
+      case "llmx/watch":
+        watched = message.on;
         break;
       default:
         children.handle(message);
@@ -77,7 +82,10 @@ export async function runConversationTask(
       task.init,
       {
         submissions,
-        deliver: (event) => client.send({ type: "llmx/event", event }),
+        deliver: (event) => {
+          client.send({ type: "llmx/event", event });
+          if (watched && supervisor !== client) supervisor.send({ type: "llmx/watched-event", event });
+        },
         acknowledge: () => client.send({ type: "llmx/credit", count: 1 }),
         configured: () => {
           if (supervisor !== client) supervisor.send({ type: "llmx/configured" });
@@ -123,7 +131,7 @@ function createChildRegistry(deps: SessionDeps) {
     bind(port: FramedPort<FromWorker>) {
       supervisor = port;
     },
-    handle(message: Exclude<ToWorker, { type: "llmx/submission" | "llmx/shutdown" | "llmx/ping" }>) {
+    handle(message: Exclude<ToWorker, { type: "llmx/submission" | "llmx/shutdown" | "llmx/ping" | "llmx/watch" }>) {
       switch (message.type) {
         case "llmx/child-spawned": {
           const { conversationId } = message;
