@@ -10,6 +10,7 @@ import {
   AbortError,
   ConversationManager,
   InvalidConfigError,
+  InvalidOpError,
   LlmxError,
   ReadOnlyConversationError,
   TurnFailedError,
@@ -88,9 +89,11 @@ describe("conversation.run", () => {
     expect(result.finalResponse).toMatch(/^Hello from mock/);
   });
 
-  it("a signal aborted before the call submits nothing", async () => {
+  it("a signal aborted before the call, or bad input, submits nothing", async () => {
     const { conversation } = await start();
     await expect(conversation.run("never sent", { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    await expect(conversation.run([{ type: "video", url: "x" } as never])).rejects.toBeInstanceOf(InvalidOpError);
+    await expect(conversation.run(42 as never)).rejects.toBeInstanceOf(InvalidOpError);
     const result = await conversation.run("first real turn");
     expect(result.submissionId).toBe("0");
     expect(result.finalResponse).toMatch(/^Hello from mock/);

@@ -2,8 +2,8 @@
 // read that turn's events (matched by its submission id) to its `task_complete` or `turn_aborted`. `run` collects
 // them into a result; `runStreamed` hands them out as they come. An abort signal interrupts the turn; the
 // conversation stays usable for the next one.
-import { AbortError, InternalAgentDiedError, TurnFailedError } from "../errors.js";
-import type { Event, Op, TokenUsage, UserInput } from "../protocol/index.js";
+import { AbortError, InternalAgentDiedError, InvalidOpError, TurnFailedError } from "../errors.js";
+import { Op, type Event, type TokenUsage, type UserInput } from "../protocol/index.js";
 
 /** What a turn takes: a prompt, or user input items (`text`, `local_image` paths, `image` urls). */
 export type TurnInput = string | readonly UserInput[];
@@ -54,10 +54,19 @@ function toItems(input: TurnInput): UserInput[] {
   return typeof input === "string" ? [{ type: "text", text: input }] : [...input];
 }
 
+/** The op for a turn, checked before anything subscribes or is sent (InvalidOpError for bad input). */
 function turnOp(host: TurnHost, input: TurnInput, outputSchema: unknown): Op {
+  if (typeof input !== "string" && !Array.isArray(input)) {
+    throw new InvalidOpError("a turn's input is a string or a list of user input items");
+  }
   const items = toItems(input);
-  if (outputSchema === undefined) return { type: "user_input", items };
-  return { type: "user_turn", items, ...host.turnContext(), final_output_json_schema: outputSchema };
+  const op: Op =
+    outputSchema === undefined
+      ? { type: "user_input", items }
+      : { type: "user_turn", items, ...host.turnContext(), final_output_json_schema: outputSchema };
+  const parsed = Op.safeParse(op);
+  if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
+  return parsed.data;
 }
 
 function abortError(signal: AbortSignal): AbortError {

@@ -264,14 +264,19 @@ async function isBlank(handle: FileHandle, start: number, end: number): Promise<
   return true;
 }
 
+/** The largest chunk the backwards scan grows to (reading a long line in fewer, larger reads). */
+const MAX_SCAN_CHUNK = 4 * 1024 * 1024;
+
 /** The offset of the last newline before `end`, or -1 if there is none. */
 async function previousNewline(handle: FileHandle, end: number): Promise<number> {
   let start = end;
+  let chunk = TAIL_CHUNK;
   while (start > 0) {
-    const chunkStart = Math.max(0, start - TAIL_CHUNK);
+    const chunkStart = Math.max(0, start - chunk);
     const found = (await readAt(handle, chunkStart, start - chunkStart)).lastIndexOf(NEWLINE);
     if (found !== -1) return chunkStart + found;
     start = chunkStart;
+    chunk = Math.min(chunk * 2, MAX_SCAN_CHUNK);
   }
   return -1;
 }
