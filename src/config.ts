@@ -159,15 +159,22 @@ export function validateConversationConfig(config: unknown): ConversationConfig 
   const parsed = ConversationConfigSchema.safeParse(config);
   if (parsed.success) return config as ConversationConfig;
   const issues = parsed.error.issues;
-  const describe = (issue: z.core.$ZodIssue): string => {
-    if (issue.code === "unrecognized_keys") return `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
-    const at = issue.path.join(".");
-    const received = issue.path.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key], config);
-    return `${at}: ${received === undefined ? "missing" : issue.message}`;
-  };
+  const valueAt = (keys: readonly PropertyKey[]): unknown =>
+    keys.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key], config);
+  const missing = issues.filter((issue) => issue.code !== "unrecognized_keys" && valueAt(issue.path) === undefined);
+  const problems = [
+    ...(missing.length > 0 ? [`missing ${missing.map((issue) => issue.path.join(".")).join(", ")}`] : []),
+    ...issues
+      .filter((issue) => !missing.includes(issue))
+      .map((issue) =>
+        issue.code === "unrecognized_keys"
+          ? `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`
+          : `${issue.path.join(".")}: ${issue.message}`,
+      ),
+  ];
   const first = issues[0];
   const field = first === undefined ? undefined : first.code === "unrecognized_keys" ? first.keys[0] : first.path.join(".");
-  throw new InvalidConfigError(`invalid conversation config: ${issues.map(describe).join("; ")} (build it with loadConfig() or createConfig())`, {
+  throw new InvalidConfigError(`invalid conversation config: ${problems.join("; ")} (build it with loadConfig() or createConfig())`, {
     ...(field !== undefined ? { field } : {}),
   });
 }
