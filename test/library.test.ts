@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   AbortError,
   ConversationManager,
@@ -53,8 +53,19 @@ describe("conversation.run", () => {
   it("sends a turn with an output schema as a user_turn op, and the turn completes", async () => {
     const { conversation } = await start();
     const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"] };
+    await conversation.submit({ type: "override_turn_context", approval_policy: "never" });
+    const submit = vi.spyOn(conversation, "submit");
     const result = await conversation.run("structured please", { outputSchema: schema });
     expect(result.finalResponse).toMatch(/^Hello from mock/);
+    expect(submit.mock.calls[0]?.[0]).toMatchObject({
+      type: "user_turn",
+      items: [{ type: "text", text: "structured please" }],
+      final_output_json_schema: schema,
+      model: "mock-model",
+      approval_policy: "never",
+      sandbox_policy: { mode: "read-only" },
+      cwd: conversation.turnContext().cwd,
+    });
   });
 
   it("an error event during the turn rejects with TurnFailedError carrying the event's code; the next turn works", async () => {
