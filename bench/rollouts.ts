@@ -1,10 +1,21 @@
 // Rollouts: append throughput of RolloutRecorder (one awaited write per line, and batches), the time to resume
-// a 100,000-line rollout (readRolloutHistory) and to fork it (the same read plus truncateBeforeNthUserMessage).
+// a 100,000-line rollout (readRolloutHistory) and to fork it (the same read plus truncateBeforeNthUserMessage),
+// and the resume of a rollout whose last line is 5, 20 or 100 MiB (issue #11).
 // Usage: tsx bench/rollouts.ts [--quick] [--lines N] [--runs N]
 import "./lib/launch.js";
-import { statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { RolloutRecorder, readRolloutHistory, systemClock, truncateBeforeNthUserMessage, type RolloutItem, type SessionMeta } from "../src/index.js";
+import {
+  ConversationManager,
+  RolloutRecorder,
+  createConfig,
+  readRolloutHistory,
+  rolloutPathFor,
+  systemClock,
+  truncateBeforeNthUserMessage,
+  type RolloutItem,
+  type SessionMeta,
+} from "../src/index.js";
 import { tempDir } from "./lib/home.js";
 import { benchArgs, mib, ms, num, perSecond, printMachine, printTable, summarize } from "./lib/stats.js";
 
@@ -87,4 +98,47 @@ printTable(
     ["resume (readRolloutHistory)", ms(r.median), `${num(r.min)}..${num(r.max)} ms`, perSecond(lines / (r.median / 1000))],
     ["fork (read + truncateBeforeNthUserMessage, cut mid-file)", ms(f.median), `${num(f.min)}..${num(f.max)} ms`, perSecond(lines / (f.median / 1000))],
   ],
+);
+
+// Resume of a rollout whose last line is huge (a large tool output, say): RolloutRecorder.resume looks for the
+// last complete line backwards from the end, readRolloutHistory decodes the file, and the manager's resume does
+// both (the history read here, the recorder in the new worker) up to the worker's session_configured.
+const manager = new ConversationManager({ minThreads: 1 });
+const tailRows: string[][] = [];
+for (const sizeMb of args.quick ? [5] : [5, 20, 100]) {
+  const id = uuid(1_000 + sizeMb);
+  const file = rolloutPathFor(dir, id, new Date());
+  const writeFile = async (): Promise<void> => {
+    rmSync(file, { force: true });
+    const writer = await RolloutRecorder.create({ path: file, meta: meta(id), clock });
+    const output = "x".repeat(sizeMb * 1024 * 1024);
+    await writer.write([item(0), { type: "response_item", payload: { type: "function_call_output", call_id: "call_big", output } }]);
+    await writer.close();
+  };
+  await writeFile();
+  const reopen: number[] = [];
+  const read: number[] = [];
+  const resumed: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    let t0 = performance.now();
+    await (await RolloutRecorder.resume({ path: file, clock })).close();
+    reopen.push(performance.now() - t0);
+    t0 = performance.now();
+    await readRolloutHistory(file);
+    read.push(performance.now() - t0);
+    t0 = performance.now();
+    const { conversation } = await manager.resumeConversationFromRollout(createConfig({ home: dir, cwd: dir }), file);
+    resumed.push(performance.now() - t0);
+    await conversation.shutdown();
+    await writeFile();
+  }
+  const [a, b, c] = [summarize(reopen), summarize(read), summarize(resumed)];
+  const cell = (s: typeof a) => `${ms(s.median)} (${num(s.min)}..${num(s.max)})`;
+  tailRows.push([`${sizeMb} MiB`, mib(statSync(file).size), cell(a), cell(b), cell(c)]);
+}
+await manager.shutdown();
+printTable(
+  `rollouts: resume of a rollout whose last line is large, median (min..max ms) of ${runs}`,
+  ["last line", "file", "RolloutRecorder.resume", "readRolloutHistory", "manager resume to session_configured"],
+  tailRows,
 );

@@ -5,7 +5,14 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
-import { createConfig, defaultHome, OFFLINE_MODEL, OFFLINE_PROVIDER, type ConversationConfig } from "./config.js";
+import {
+  createConfig,
+  defaultHome,
+  OFFLINE_MODEL,
+  OFFLINE_PROVIDER,
+  validateConversationConfig,
+  type ConversationConfig,
+} from "./config.js";
 import { InvalidConfigError } from "./errors.js";
 import {
   BUILT_IN_PROVIDERS,
@@ -94,6 +101,8 @@ export type ConfigOverrides = {
   ephemeral?: boolean;
   /** Told about keys of config.toml llmx does not know (or knows and ignores), one message per key. */
   onWarning?: (message: string) => void;
+  /** Library callers: any ConversationConfig field, set last (over config.toml and the options above). */
+  config?: Partial<ConversationConfig>;
 };
 
 /** The model used when a real provider is chosen without naming a model. */
@@ -172,6 +181,11 @@ export function applyRawOverrides(table: Record<string, unknown>, overrides: rea
   return result;
 }
 
+/**
+ * The documented way to a ConversationConfig: reads `<home>/config.toml` (home: `overrides.home`, else
+ * `$LLMX_HOME`, else `~/.llmx`), as the CLI does, applies the overrides and returns a validated config.
+ * InvalidConfigError names what is wrong (a TOML syntax error, an unknown provider, a bad field).
+ */
 export async function loadConfig(overrides: ConfigOverrides = {}): Promise<ConversationConfig> {
   const home = path.resolve(overrides.home ?? defaultHome());
   let toml = await loadConfigToml(home);
@@ -290,7 +304,7 @@ export function resolveConfig(rawToml: ConfigToml, overrides: ConfigOverrides & 
   const sandboxPolicy: SandboxPolicy =
     mode === "workspace-write" ? workspaceWritePolicy(toml.sandbox_workspace_write ?? {}, overrides.home) : { mode };
   const envPolicy = toml.shell_environment_policy;
-  return createConfig({
+  const resolved = createConfig({
     home: overrides.home,
     cwd: path.resolve(overrides.cwd ?? process.cwd()),
     model,
@@ -307,6 +321,7 @@ export function resolveConfig(rawToml: ConfigToml, overrides: ConfigOverrides & 
     // Nothing to resume an ephemeral conversation from: it is not restarted after a crash.
     ...(overrides.ephemeral ? { ephemeral: true, restart: "temporary" as const } : {}),
   });
+  return validateConversationConfig({ ...resolved, ...overrides.config });
 }
 
 type WorkspaceWriteTable = NonNullable<ConfigToml["sandbox_workspace_write"]>;

@@ -1,13 +1,15 @@
 // What a conversation is configured with. Plain data: it crosses into the worker thread as is.
 import { homedir } from "node:os";
 import path from "node:path";
-import type {
+import { z } from "zod";
+import { InvalidConfigError } from "./errors.js";
+import {
   AskForApproval,
   ReasoningEffort,
   ReasoningSummary,
   SandboxPolicy,
   SessionSource,
-  ShellEnvironmentPolicy,
+  type ShellEnvironmentPolicy,
 } from "./protocol/index.js";
 import type { ModelProviderInfo } from "./model/provider-info.js";
 
@@ -93,4 +95,97 @@ export function createConfig(overrides: Partial<ConversationConfig> = {}): Conve
     reasoningSummary: "auto",
     ...overrides,
   };
+}
+
+const absolutePath = (what: string) =>
+  z.string().min(1).refine((value) => path.isAbsolute(value), { message: `${what} must be an absolute path` });
+const RestartTypeSchema = z.enum(["temporary", "transient", "permanent"]);
+
+/**
+ * The shape every ConversationConfig must have, checked where a config enters llmx (the manager's
+ * newConversation / resume / fork, and `loadConfig`). Unknown keys are refused: a misspelt option would
+ * otherwise be silently ignored.
+ */
+export const ConversationConfigSchema = z.strictObject({
+  cwd: absolutePath("cwd"),
+  home: absolutePath("home"),
+  model: z.string().min(1),
+  modelProvider: z.string().min(1),
+  provider: z
+    .looseObject({
+      id: z.string().min(1),
+      name: z.string(),
+      baseUrl: z.string().url(),
+      wireApi: z.enum(["responses", "chat"]),
+      envKey: z.string().optional(),
+      httpHeaders: z.record(z.string(), z.string()).optional(),
+      requestMaxRetries: z.number().int().nonnegative(),
+      streamMaxRetries: z.number().int().nonnegative(),
+      streamIdleTimeoutMs: z.number().int().positive(),
+    })
+    .optional(),
+  approvalPolicy: AskForApproval,
+  sandboxPolicy: SandboxPolicy,
+  shellEnvironmentPolicy: z
+    .strictObject({
+      inherit: z.enum(["all", "core", "none"]),
+      ignoreDefaultExcludes: z.boolean(),
+      exclude: z.array(z.string()),
+      set: z.record(z.string(), z.string()),
+      includeOnly: z.array(z.string()),
+    })
+    .optional(),
+  reasoningEffort: ReasoningEffort.optional(),
+  reasoningSummary: ReasoningSummary,
+  baseInstructions: z.string().optional(),
+  userInstructions: z.string().optional(),
+  developerInstructions: z.string().optional(),
+  modelOptions: z.record(z.string(), z.unknown()).optional(),
+  modelProviderModule: z.string().min(1).optional(),
+  source: SessionSource.optional(),
+  originator: z.string().optional(),
+  projectDocs: z.boolean().optional(),
+  tools: z.boolean().optional(),
+  maxSubagentDepth: z.number().int().nonnegative().optional(),
+  maxSubagents: z.number().int().positive().optional(),
+  restart: RestartTypeSchema.optional(),
+  subagentRestart: RestartTypeSchema.optional(),
+  shutdown: z.union([z.number().nonnegative(), z.literal("brutal_kill")]).optional(),
+  ephemeral: z.boolean().optional(),
+});
+
+// Every ConversationConfig field has its place in the schema (a field added to one and not the other fails here).
+type UncheckedFields = Exclude<keyof ConversationConfig, keyof z.infer<typeof ConversationConfigSchema>>;
+const schemaCoversConfig: [UncheckedFields] extends [never] ? true : UncheckedFields = true;
+void schemaCoversConfig;
+
+/**
+ * Checks a conversation config and returns it unchanged, or throws InvalidConfigError naming the first field at
+ * fault (`field`) and every problem found.
+ */
+export function validateConversationConfig(config: unknown): ConversationConfig {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new InvalidConfigError("a conversation needs a config object (build it with loadConfig() or createConfig())");
+  }
+  const parsed = ConversationConfigSchema.safeParse(config);
+  if (parsed.success) return config as ConversationConfig;
+  const issues = parsed.error.issues;
+  const valueAt = (keys: readonly PropertyKey[]): unknown =>
+    keys.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key], config);
+  const missing = issues.filter((issue) => issue.code !== "unrecognized_keys" && valueAt(issue.path) === undefined);
+  const problems = [
+    ...(missing.length > 0 ? [`missing ${missing.map((issue) => issue.path.join(".")).join(", ")}`] : []),
+    ...issues
+      .filter((issue) => !missing.includes(issue))
+      .map((issue) =>
+        issue.code === "unrecognized_keys"
+          ? `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`
+          : `${issue.path.join(".")}: ${issue.message}`,
+      ),
+  ];
+  const first = issues[0];
+  const field = first === undefined ? undefined : first.code === "unrecognized_keys" ? first.keys[0] : first.path.join(".");
+  throw new InvalidConfigError(`invalid conversation config: ${problems.join("; ")} (build it with loadConfig() or createConfig())`, {
+    ...(field !== undefined ? { field } : {}),
+  });
 }

@@ -60,6 +60,54 @@ export class InvalidOpError extends LlmxError {
 
 export class InvalidConfigError extends LlmxError {
   override readonly code = "invalid_config";
+  /** The config field at fault (`approvalPolicy`, `sandboxPolicy.mode`, ...), when one is. */
+  readonly field: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; field?: string }) {
+    super(message, options);
+    this.field = typeof options === "object" && options !== null ? options.field : undefined;
+  }
+}
+
+/**
+ * A turn was aborted: its `signal` fired (the turn was interrupted), or it ended with `turn_aborted`. Its name is
+ * "AbortError", as the DOM's and Node's are, so `error.name === "AbortError"` checks work.
+ */
+export class AbortError extends LlmxError {
+  override readonly code = "aborted";
+  constructor(message = "the turn was aborted", options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A turn reported an `error` event; `errorCode` is that event's `code` (`model_auth`, `worker_crashed`, ...). */
+export class TurnFailedError extends LlmxError {
+  override readonly code = "turn_failed";
+  constructor(
+    message: string,
+    readonly errorCode: string = "error",
+    readonly submissionId: string | undefined = undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** No rollout in the llmx home has this conversation id. */
+export class UnknownConversationIdError extends LlmxError {
+  override readonly code = "unknown_conversation_id";
+  constructor(
+    readonly conversationId: string,
+    readonly home: string = "",
+  ) {
+    super(`no recorded conversation with id ${conversationId}${home ? ` under ${home}` : ""}`);
+  }
+}
+
+/** A watch (read-only) subscription was asked to submit: a sub-agent takes its input from its parent only. */
+export class ReadOnlyConversationError extends LlmxError {
+  override readonly code = "read_only_conversation";
+  constructor(readonly conversationId: string) {
+    super(`conversation ${conversationId} is watched read-only: only its parent submits to it`);
+  }
 }
 
 /** A file given as input (an image, an output schema) that cannot be used: missing, too large, not what it must be. */
@@ -445,6 +493,10 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     InvalidConfigError,
     InvalidInputFileError,
     ForkPointError,
+    AbortError,
+    TurnFailedError,
+    UnknownConversationIdError,
+    ReadOnlyConversationError,
     RolloutError,
     RolloutNotFoundError,
     EmptyRolloutError,

@@ -9,9 +9,12 @@ export type {
 } from "./manager/manager.js";
 export { Conversation, SUBMISSION_QUEUE_CAPACITY } from "./manager/conversation.js";
 export type { ConversationEnd, OpenApproval } from "./manager/conversation.js";
+export { ConversationWatch } from "./manager/watch.js";
+export type { StreamedTurn, TurnContext, TurnInput, TurnOptions, TurnResult } from "./manager/turn.js";
 export type { ConversationState } from "../machines/conversation.machine.js";
 export { conversationMachine } from "../machines/conversation.machine.js";
 
+export { ConversationConfigSchema, validateConversationConfig } from "./config.js";
 export { createConfig, defaultHome, DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, OFFLINE_MODEL, OFFLINE_PROVIDER } from "./config.js";
 export type { ConversationConfig } from "./config.js";
 
@@ -41,6 +44,7 @@ export type { ModelClient, ModelRequest, ModelStreamEvent, ToolSpec } from "./mo
 export { createOfflineModel } from "./model/offline.js";
 
 export {
+  AbortError,
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
@@ -60,6 +64,7 @@ export {
   ModelResponseFailedError,
   ModelResponseIncompleteError,
   ModelStreamError,
+  ReadOnlyConversationError,
   RolloutError,
   RolloutHistoryBaseError,
   RolloutIdMismatchError,
@@ -72,7 +77,9 @@ export {
   SubagentDepthError,
   SubagentLimitError,
   RestartIntensityError,
+  TurnFailedError,
   UnknownApprovalError,
+  UnknownConversationIdError,
   WorkerCrashedError,
 } from "./errors.js";
 export { errorCode, errorEvent } from "./errors.js";

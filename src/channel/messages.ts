@@ -69,7 +69,9 @@ export type ToWorker =
   /** The supervisor's heartbeat: the worker answers `llmx/pong` from its event loop. */
   | { type: "llmx/ping"; seq: number }
   /** The client consumed `count` events: the worker may send that many more (event flow control). */
-  | { type: "llmx/event-credit"; count: number };
+  | { type: "llmx/event-credit"; count: number }
+  /** A sub-agent's events are watched (`on`) or no longer: it copies them to the supervisor as `llmx/watched-event`. */
+  | { type: "llmx/watch"; on: boolean };
 
 /** Worker -> supervisor (or parent). */
 export type FromWorker =
@@ -87,7 +89,9 @@ export type FromWorker =
   | { type: "llmx/stop-child"; conversationId: string }
   /** A command's process group started or ended; the supervisor kills live ones if the worker dies. */
   | { type: "llmx/process-group"; pid: number; running: boolean }
-  | { type: "llmx/pong"; seq: number };
+  | { type: "llmx/pong"; seq: number }
+  /** A copy of a watched sub-agent's event (its client, the parent's worker, gets the event itself). */
+  | { type: "llmx/watched-event"; event: Event };
 
 // Envelope checks only: events and submissions are produced by our own typed code on the other side, and a
 // full schema pass per message would cost more than the channel itself (1M+ messages/s).
@@ -107,6 +111,7 @@ const FromWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/stop-child"), conversationId: z.string() }),
   z.object({ type: z.literal("llmx/process-group"), pid: z.number().int().positive(), running: z.boolean() }),
   z.object({ type: z.literal("llmx/pong"), seq: z.number().int() }),
+  z.object({ type: z.literal("llmx/watched-event"), event: EventEnvelope }),
 ]);
 
 const SubmissionEnvelope = z.object({ id: z.string(), op: z.looseObject({ type: z.string() }) });
@@ -124,6 +129,7 @@ const ToWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
   z.object({ type: z.literal("llmx/ping"), seq: z.number().int() }),
   z.object({ type: z.literal("llmx/event-credit"), count: z.number().int().positive() }),
+  z.object({ type: z.literal("llmx/watch"), on: z.boolean() }),
   z.object({
     type: z.literal("llmx/child-restarted"),
     conversationId: z.string(),

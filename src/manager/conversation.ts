@@ -13,6 +13,8 @@ import {
 import { Op, Submission, type Event } from "../protocol/index.js";
 import { DEFAULT_EVENT_WINDOW } from "../channel/index.js";
 import { EventStream } from "./event-stream.js";
+import * as turns from "./turn.js";
+import type { StreamedTurn, TurnContext, TurnInput, TurnOptions, TurnResult } from "./turn.js";
 import type { EventSinkForLink } from "./worker-link.js";
 
 /** Codex's SUBMISSION_CHANNEL_CAPACITY. */
@@ -37,6 +39,8 @@ export interface SubmissionTarget {
   stop(): void;
   /** Returns event credit: every reader has consumed `count` more of this worker's events. */
   credit?(count: number): void;
+  /** Whether the conversation needs the host process alive: a turn runs, a submission waits, a reader waits. */
+  keepAlive?(on: boolean): void;
 }
 
 export type ConversationOptions = {
@@ -49,6 +53,8 @@ export type ConversationOptions = {
   submissionQueueCapacity?: number;
   /** The worker's event window (what the manager grants each worker); the bound of every reader's backlog. */
   eventWindow?: number;
+  /** The turn settings the conversation starts with (a `user_turn` op repeats them); see `turnContext()`. */
+  turnContext?: TurnContext;
 };
 
 export class Conversation implements EventSinkForLink {
@@ -80,14 +86,19 @@ export class Conversation implements EventSinkForLink {
   private readonly unfinished = new Set<string>();
   private readonly started = new Set<string>();
   private readonly pendingApprovals: OpenApproval[] = [];
+  private context: TurnContext | undefined;
 
   constructor(private readonly options: ConversationOptions) {
     this.conversationId = options.conversationId;
+    this.context = options.turnContext;
     this.rolloutPath = options.rolloutPath;
     this.capacity = options.submissionQueueCapacity ?? SUBMISSION_QUEUE_CAPACITY;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
     this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
-    this.stream = new EventStream((count) => this.consumed(count));
+    this.stream = new EventStream(
+      (count) => this.consumed(count),
+      () => this.updateKeepAlive(),
+    );
   }
 
   /** The events one worker may send before its readers consume them (each reader's bound, see events()). */
@@ -99,6 +110,7 @@ export class Conversation implements EventSinkForLink {
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     const id = String(this.nextSubmissionId++);
     await this.enqueue({ id, op: parsed.data });
+    this.noteTurnContext(parsed.data);
     return id;
   }
 
@@ -107,6 +119,19 @@ export class Conversation implements EventSinkForLink {
     const parsed = Submission.safeParse(submission);
     if (!parsed.success) throw new InvalidOpError(parsed.error.issues.map((issue) => issue.message).join("; "));
     await this.enqueue(parsed.data);
+    this.noteTurnContext(parsed.data.op);
+  }
+
+  private noteTurnContext(op: Op): void {
+    if (this.context === undefined || (op.type !== "override_turn_context" && op.type !== "user_turn")) return;
+    const next = { ...this.context };
+    if (op.cwd !== undefined) next.cwd = op.cwd;
+    if (op.approval_policy !== undefined) next.approval_policy = op.approval_policy;
+    if (op.sandbox_policy !== undefined) next.sandbox_policy = op.sandbox_policy;
+    if (op.model !== undefined) next.model = op.model;
+    if (op.effort !== undefined) next.effort = op.effort;
+    if (op.summary !== undefined) next.summary = op.summary;
+    this.context = next;
   }
 
   /**
@@ -137,6 +162,33 @@ export class Conversation implements EventSinkForLink {
     return this.stream.buffered;
   }
 
+  /**
+   * Runs one turn: submits `input` (a prompt or user input items) and resolves when the turn has completed, with
+   * its final response, its events (deltas left out) and its token usage. Rejects with `AbortError` when
+   * `signal` aborts (the turn is interrupted; the conversation stays usable) and with `TurnFailedError` (the
+   * event's `code` in `errorCode`) when the turn reported an `error` event. Reads this conversation's `events()`
+   * while it runs.
+   */
+  run(input: TurnInput, options: TurnOptions = {}): Promise<TurnResult> {
+    return turns.run(this, input, options);
+  }
+
+  /** Submits `input` and streams that turn's events only, ending after its `task_complete` or `turn_aborted`. */
+  runStreamed(input: TurnInput, options: TurnOptions = {}): Promise<StreamedTurn> {
+    return turns.runStreamed(this, input, options);
+  }
+
+  /** The turn settings in force: the config's, as changed by `override_turn_context` and `user_turn` ops since. */
+  turnContext(): TurnContext {
+    if (this.context === undefined) throw new InvalidOpError("this conversation has no turn settings to repeat in a user_turn");
+    return this.context;
+  }
+
+  /** `await using conversation = ...` shuts it down at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
   /** Shuts the conversation down; its worker is killed if it has not finished within `timeoutMs`. */
   shutdown(options: { timeoutMs?: number } = {}): Promise<ConversationEnd> {
     if (this.endResult) return Promise.resolve(this.endResult);
@@ -157,6 +209,19 @@ export class Conversation implements EventSinkForLink {
     return this.pendingApprovals;
   }
 
+  private alive: boolean | undefined;
+
+  /**
+   * An idle conversation (no task running or queued, nobody waiting for an event) lets the host process exit;
+   * a busy one holds it open. Told to the worker link only when it changes.
+   */
+  private updateKeepAlive(force = false): void {
+    const busy = this.stream.waitingReaders > 0 || this.unfinished.size > 0 || this.untaken.length > 0 || this.slotWaiters.length > 0;
+    if (!force && busy === this.alive) return;
+    this.alive = busy;
+    this.target?.keepAlive?.(busy);
+  }
+
   // --- the supervisor's side ---
 
   /** A worker runs the conversation now: what the previous one never took goes to it first. */
@@ -166,12 +231,14 @@ export class Conversation implements EventSinkForLink {
     this.uncredited = this.stream.buffered;
     this.owed = 0;
     for (const submission of this.untaken) target.submit(submission);
+    this.updateKeepAlive(true);
   }
 
   deliver(event: Event): void {
     this.lastEventId = event.id;
     this.track(event);
     this.stream.push(event);
+    this.updateKeepAlive();
   }
 
   credit(count: number): void {
@@ -182,6 +249,7 @@ export class Conversation implements EventSinkForLink {
       this.reserved += 1;
       this.slotWaiters.shift()?.();
     }
+    this.updateKeepAlive();
   }
 
   /**
@@ -259,6 +327,7 @@ export class Conversation implements EventSinkForLink {
     this.untaken.push(submission);
     if (startsTask(op)) this.unfinished.add(submission.id);
     this.target?.submit(submission);
+    this.updateKeepAlive();
   }
 
   private track(event: Event): void {

@@ -19,9 +19,28 @@ export class EventStream {
   private defaultUsed = false;
   private ended = false;
 
-  /** `consumed(n)`: every reader has read `n` more events (they left the buffer). */
-  constructor(private readonly consumed: (count: number) => void) {
+  /** Readers waiting for an event now (a reader waiting for an event is a reason to keep the process alive). */
+  private waiting = 0;
+
+  /**
+   * `consumed(n)`: every reader has read `n` more events (they left the buffer). `waitingChanged()`: the number of
+   * readers waiting for an event changed.
+   */
+  constructor(
+    private readonly consumed: (count: number) => void,
+    private readonly waitingChanged: () => void = () => undefined,
+  ) {
     this.defaultReader = this.subscribeAt(this.head);
+  }
+
+  get waitingReaders(): number {
+    return this.waiting;
+  }
+
+  /** A reader started (+1) or stopped (-1) waiting. */
+  readerWaiting(delta: 1 | -1): void {
+    this.waiting += delta;
+    this.waitingChanged();
   }
 
   /** Events held for readers that have not read them all yet. */
@@ -136,6 +155,7 @@ export class EventReader implements AsyncIterableIterator<Event, undefined> {
       const ready = this.take();
       if (ready !== undefined) return Promise.resolve(ready);
     }
+    if (this.waiters.length === 0) this.stream.readerWaiting(1);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -153,7 +173,11 @@ export class EventReader implements AsyncIterableIterator<Event, undefined> {
     while (this.waiters.length > 0) {
       const ready = this.take();
       if (ready === undefined) return;
-      this.waiters.shift()?.(ready);
+      const waiter = this.waiters.shift();
+      // take() closed the reader at the end of the stream: its waiters were answered there.
+      if (waiter === undefined) return;
+      if (this.waiters.length === 0) this.stream.readerWaiting(-1);
+      waiter(ready);
     }
   }
 
@@ -176,6 +200,8 @@ export class EventReader implements AsyncIterableIterator<Event, undefined> {
     if (this.closed) return;
     this.closed = true;
     this.stream.unsubscribe(this);
-    for (const waiter of this.waiters.splice(0)) waiter({ value: undefined, done: true });
+    const waiters = this.waiters.splice(0);
+    if (waiters.length > 0) this.stream.readerWaiting(-1);
+    for (const waiter of waiters) waiter({ value: undefined, done: true });
   }
 }

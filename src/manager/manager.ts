@@ -3,6 +3,7 @@
 // Codex's; `list()`, `onStateChange()` and `pendingApprovals()` make the supervision observable. Sub-agents are
 // conversations too: the manager starts them when a conversation asks, wires parent and child worker to worker,
 // and stops descendants before their ancestors.
+import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { type Actor, createActor, waitFor } from "xstate";
@@ -19,22 +20,30 @@ import {
   type WorkerHost,
 } from "../../machines/conversation.machine.js";
 import { DEFAULT_EVENT_WINDOW, type ChildSpawnRequest, type FromWorker } from "../channel/index.js";
-import { DEFAULT_MAX_SUBAGENT_DEPTH, DEFAULT_MAX_SUBAGENTS, type ConversationConfig } from "../config.js";
+import {
+  DEFAULT_MAX_SUBAGENT_DEPTH,
+  DEFAULT_MAX_SUBAGENTS,
+  validateConversationConfig,
+  type ConversationConfig,
+} from "../config.js";
 import {
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,
   InternalAgentDiedError,
   InvalidConfigError,
+  InvalidOpError,
   LlmxError,
   RolloutError,
   SessionConfiguredNotFirstEventError,
   SubagentDepthError,
   SubagentLimitError,
+  UnknownConversationIdError,
   serializeError,
 } from "../errors.js";
 import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/index.js";
 import { releaseOwnRolloutLock } from "../rollout/lock.js";
+import { findRolloutPathById } from "../rollout/list.js";
 import { readRolloutHistory } from "../rollout/reader.js";
 import { rolloutPathFor } from "../rollout/paths.js";
 import { truncateBeforeNthUserMessage } from "../rollout/truncate.js";
@@ -43,6 +52,7 @@ import { type Clock, type IdSource, createIdSource, systemClock, withDeadline } 
 import { STARTS_PER_CORE, StartGate } from "./admission.js";
 import { Conversation, type ConversationEnd, type OpenApproval } from "./conversation.js";
 import { WorkerThreads, type PoolOptions } from "./pool.js";
+import { ConversationWatch } from "./watch.js";
 import { WorkerLink } from "./worker-link.js";
 
 export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" | "conversationsPerThread">> & {
@@ -141,6 +151,8 @@ type Supervised = {
   conversation: Conversation | undefined;
   /** The worker running the conversation now. */
   link: WorkerLink | undefined;
+  /** Open read-only watches of a sub-agent's events. */
+  watchers: Set<ConversationWatch>;
 };
 
 export class ConversationManager {
@@ -200,6 +212,26 @@ export class ConversationManager {
     return conversation;
   }
 
+  /**
+   * A read-only subscription to a sub-agent's events by its id (see `list()` for the tree): every event it
+   * sends its parent from now on, until it ends or the watch is closed. Its `submit` rejects with
+   * ReadOnlyConversationError. A top-level conversation's events are read from its handle (`getConversation`).
+   */
+  watch(conversationId: string): ConversationWatch {
+    const entry = this.supervised.get(conversationId);
+    if (entry === undefined || this.isFinal(entry)) throw new ConversationNotFoundError(conversationId);
+    if (entry.parentId === undefined) {
+      throw new InvalidOpError(`conversation ${conversationId} is a top-level conversation: read its events() from getConversation()`);
+    }
+    const watch = new ConversationWatch(conversationId, (closed) => {
+      entry.watchers.delete(closed);
+      if (entry.watchers.size === 0) entry.link?.send({ type: "llmx/watch", on: false });
+    });
+    entry.watchers.add(watch);
+    if (entry.watchers.size === 1) entry.link?.send({ type: "llmx/watch", on: true });
+    return watch;
+  }
+
   /** Drops the conversation from the manager and returns it; like Codex, it does not shut it down. */
   removeConversation(conversationId: string): Conversation | undefined {
     const conversation = this.conversations.get(conversationId);
@@ -221,6 +253,7 @@ export class ConversationManager {
   }
 
   async resumeConversationFromRollout(config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
+    await checkConfig(config);
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     return this.spawn(config, {
       type: "resumed",
@@ -228,6 +261,17 @@ export class ConversationManager {
       history: history.items,
       rolloutPath,
     });
+  }
+
+  /**
+   * Resumes the recorded conversation with this id: its rollout is looked up under `config.home`'s sessions
+   * (UnknownConversationIdError when there is none), then resumed as `resumeConversationFromRollout` does.
+   */
+  async resumeConversationById(conversationId: string, config: ConversationConfig): Promise<NewConversation> {
+    await checkConfig(config);
+    const rolloutPath = await findRolloutPathById(config.home, conversationId);
+    if (rolloutPath === undefined) throw new UnknownConversationIdError(conversationId, config.home);
+    return this.resumeConversationFromRollout(config, rolloutPath);
   }
 
   async resumeConversationWithHistory(config: ConversationConfig, history: InitialHistory): Promise<NewConversation> {
@@ -239,6 +283,7 @@ export class ConversationManager {
    * the last one starts a brand-new conversation), or all of it when `nthUserMessage` is undefined.
    */
   async forkConversation(nthUserMessage: number | undefined, config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
+    await checkConfig(config);
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     if (nthUserMessage === undefined) return this.spawn(config, { type: "forked", items: history.items });
     return this.spawn(config, truncateBeforeNthUserMessage(history.items, nthUserMessage));
@@ -300,7 +345,19 @@ export class ConversationManager {
    * Shuts every conversation down, sub-agents before their parents, each once; whatever has not finished within
    * `timeoutMs` is killed. Then the worker pool.
    */
-  async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+  shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.shuttingDown ??= this.shutdownAll(options);
+    return this.shuttingDown;
+  }
+
+  /** `await using manager = new ConversationManager()` shuts it down (default timeout) at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  private shuttingDown: Promise<void> | undefined;
+
+  private async shutdownAll(options: { timeoutMs?: number }): Promise<void> {
     this.closed = true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const roots = [...this.supervised.values()].filter((entry) => entry.parentId === undefined);
@@ -327,7 +384,7 @@ export class ConversationManager {
   }
 
   private async spawn(config: ConversationConfig, initialHistory: InitialHistory): Promise<NewConversation> {
-    validateConfig(config);
+    await checkConfig(config);
     this.checkCapacity();
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
     this.checkNotRunning(conversationId);
@@ -337,6 +394,14 @@ export class ConversationManager {
       eventWindow: this.eventWindow,
       shutdown: (timeoutMs) => this.stopConversation(conversationId, timeoutMs),
       terminate: () => this.terminate(conversationId),
+      turnContext: {
+        cwd: config.cwd,
+        approval_policy: config.approvalPolicy,
+        sandbox_policy: config.sandboxPolicy,
+        model: config.model,
+        ...(config.reasoningEffort !== undefined ? { effort: config.reasoningEffort } : {}),
+        summary: config.reasoningSummary,
+      },
     });
     const entry = this.supervise({
       conversationId,
@@ -425,6 +490,9 @@ export class ConversationManager {
         }
         break;
       }
+      case "llmx/watched-event":
+        for (const watch of owner.watchers) watch.deliver(message.event);
+        break;
       case "llmx/stop-child":
         if (owner.children.has(message.conversationId)) this.tell(this.supervised.get(message.conversationId), { type: "terminate" });
         break;
@@ -471,6 +539,7 @@ export class ConversationManager {
       children: new Set(),
       conversation,
       link: undefined,
+      watchers: new Set(),
       actor: undefined as unknown as Actor<typeof conversationMachine>,
     };
     const startLink = (initialHistory: InitialHistory, clientChannel?: MessageChannel): WorkerLink => {
@@ -491,11 +560,15 @@ export class ConversationManager {
       });
       entry.link = link;
       this.running.add(link);
+      if (entry.watchers.size > 0) link.send({ type: "llmx/watch", on: true });
       conversation?.attach({
         submit: (submission) => link.send({ type: "llmx/submission", submission }),
         stop: () => link.stop(),
         credit: (count) => link.send({ type: "llmx/event-credit", count }),
+        keepAlive: (on) => link.keepAlive(on),
       });
+      // A sub-agent works for its parent's turn, which keeps the process alive while it runs.
+      if (where.parentId !== undefined) link.keepAlive(false);
       void link.ended.then(() => {
         this.running.delete(link);
         // A worker's sub-agents were wired to it: they stop with it.
@@ -586,6 +659,8 @@ export class ConversationManager {
       conversation.restarting(change.cause, lastExit, restarts);
     }
     if (change.state !== "removed" && change.state !== "failed") return;
+    for (const watch of entry.watchers) watch.end();
+    entry.watchers.clear();
     const end: ConversationEnd = change.state === "failed" && change.cause ? { ok: false, error: change.cause } : { ok: true };
     // A worker the machine never took (it was stopped while spawning) has nobody else to end it.
     const unclaimed = link !== undefined && !link.isEnded && worker !== link;
@@ -701,15 +776,11 @@ function isPermanentFailure(error: Error): boolean {
   return false;
 }
 
-/** A config missing what every session needs fails here, typed, instead of deep inside a worker. */
-function validateConfig(config: ConversationConfig): void {
-  if (typeof config !== "object" || config === null) {
-    throw new InvalidConfigError("a conversation needs a config object (build it with createConfig())");
-  }
-  const missing = (["cwd", "home", "model", "modelProvider", "approvalPolicy", "sandboxPolicy"] as const).filter(
-    (key) => config[key] === undefined || config[key] === null || config[key] === "",
-  );
-  if (missing.length > 0) {
-    throw new InvalidConfigError(`incomplete conversation config: missing ${missing.join(", ")} (build it with createConfig())`);
+/** Validates a config where it enters the manager; its cwd must be an existing directory. */
+async function checkConfig(config: ConversationConfig): Promise<void> {
+  validateConversationConfig(config);
+  const info = await stat(config.cwd).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new InvalidConfigError(`invalid conversation config: cwd ${config.cwd} is not an existing directory`, { field: "cwd" });
   }
 }

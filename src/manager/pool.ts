@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
+import type { MessagePort, ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { ConversationTask } from "../session/worker-task.js";
 import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
@@ -53,6 +53,9 @@ function packingBalancer(maximumUsage: number): LoadBalancer {
 export class WorkerThreads implements WorkerRuntime {
   private readonly pool: Piscina;
   private readonly facts = new Map<number, ThreadFacts>();
+  /** Piscina's task port of each thread: ref'd while a task runs on it, which would keep the process alive. */
+  private readonly taskPorts = new Map<number, MessagePort>();
+  private readonly holders = new Map<number, Set<object>>();
   /** With one conversation per thread, a task can be aborted, which ends its thread even before it started. */
   readonly abortable: boolean;
   /** Spare threads wanted (one conversation per thread only; in dense mode threads are shared anyway). */
@@ -80,6 +83,30 @@ export class WorkerThreads implements WorkerRuntime {
     // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
     // with it: the tasks it held are rejected and their conversations reported failed.
     this.pool.on("error", (error: unknown) => options.onWorkerError?.(error));
+    this.pool.on("workerCreate", (worker: object) => {
+      const { port, threadId } = taskPortOf(worker);
+      if (port && threadId !== undefined) {
+        this.taskPorts.set(threadId, port);
+        if (this.holders.get(threadId)?.size === 0) port.unref();
+      }
+    });
+    this.pool.on("workerDestroy", (worker: object) => {
+      const { threadId } = taskPortOf(worker);
+      if (threadId !== undefined) {
+        this.taskPorts.delete(threadId);
+        this.holders.delete(threadId);
+      }
+    });
+  }
+
+  keepAlive(threadId: number, holder: object, on: boolean): void {
+    let holders = this.holders.get(threadId);
+    if (holders === undefined) this.holders.set(threadId, (holders = new Set()));
+    if (on) holders.add(holder);
+    else holders.delete(holder);
+    const port = this.taskPorts.get(threadId);
+    if (holders.size > 0) port?.ref();
+    else port?.unref();
   }
 
   run(task: ConversationTask, transferList: readonly TransferListItem[], signal?: AbortSignal): Promise<unknown> {
@@ -148,6 +175,22 @@ export class WorkerThreads implements WorkerRuntime {
   private thread(threadId: number): Worker | undefined {
     return this.pool.threads.find((worker) => worker.threadId === threadId);
   }
+}
+
+/**
+ * Piscina (5.x) refs a thread's task port for as long as a task runs on it, and ours run for a conversation's
+ * whole life. It offers no switch for that; the port is reached through the worker record that its
+ * `workerCreate` event carries. Without it (another piscina), idle conversations keep the process alive, as
+ * before.
+ */
+function taskPortOf(worker: object): { port: MessagePort | undefined; threadId: number | undefined } {
+  const key = Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "Piscina.kWorkerData");
+  const info = (key === undefined ? undefined : (worker as Record<symbol, unknown>)[key]) as
+    | { port?: unknown; worker?: { threadId?: unknown } }
+    | undefined;
+  const port = typeof (info?.port as MessagePort | undefined)?.unref === "function" ? (info?.port as MessagePort) : undefined;
+  const threadId = info?.worker?.threadId;
+  return { port, threadId: typeof threadId === "number" ? threadId : undefined };
 }
 
 /**

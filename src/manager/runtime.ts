@@ -21,4 +21,9 @@ export interface WorkerRuntime {
   factsOf(threadId: number | undefined): ThreadFacts;
   /** Ends a thread (in dense mode, every conversation on it goes with it). */
   kill(threadId: number, reason: "killed" | "hung"): void;
+  /**
+   * Whether `holder` (a worker link) needs the thread to keep the host process alive. The thread holds the
+   * process open while any of its holders does; an idle one lets it exit.
+   */
+  keepAlive?(threadId: number, holder: object, on: boolean): void;
 }

@@ -69,6 +69,11 @@ export class WorkerLink implements WorkerHandle {
   private stopSent = false;
   private endResult: WorkerEnd | undefined;
   private nextPing = 0;
+  /** The supervisor's end of the supervision channel: ref'd while the link keeps the process alive. */
+  private readonly supervisionPort: MessagePort;
+  /** What the link's owner asked (`keepAlive`); starting, stopping and being killed keep it alive regardless. */
+  private wantsAlive = true;
+  private isConfigured = false;
 
   constructor(options: WorkerLinkOptions) {
     this.conversationId = options.conversationId;
@@ -80,10 +85,18 @@ export class WorkerLink implements WorkerHandle {
     this.configured = new Promise((resolve, reject) => ((configured = resolve), (invalid = reject)));
     // Unobserved when the worker dies first; the machine reads the end instead.
     this.configured.catch(() => undefined);
+    void this.configured.then(
+      () => {
+        this.isConfigured = true;
+        this.applyKeepAlive();
+      },
+      () => undefined,
+    );
     let markPortClosed!: () => void;
     const portClosed = new Promise<void>((resolve) => (markPortClosed = resolve));
 
     const supervision = new MessageChannel();
+    this.supervisionPort = supervision.port1;
     const client = options.sink ? undefined : (options.clientChannel ?? new MessageChannel());
     this.childPort = client?.port1;
     let first = true;
@@ -112,6 +125,7 @@ export class WorkerLink implements WorkerHandle {
             case "llmx/ready":
               this.threadId = message.threadId;
               if (message.threadId !== undefined) this.threads.watch(message.threadId);
+              this.applyKeepAlive();
               if (this.killReason !== undefined) this.kill(this.killReason);
               ready();
               break;
@@ -164,14 +178,33 @@ export class WorkerLink implements WorkerHandle {
     else this.port.send(message);
   }
 
+  /**
+   * Whether this conversation needs the host process to stay alive (a turn running, a reader waiting). An idle
+   * one does not: a program that forgets `shutdown()` still exits. Until its session is configured, and once it
+   * is stopping, the link keeps the process alive whatever was asked.
+   */
+  keepAlive(on: boolean): void {
+    this.wantsAlive = on;
+    this.applyKeepAlive();
+  }
+
+  private applyKeepAlive(): void {
+    const on = this.endResult === undefined && (this.wantsAlive || !this.isConfigured || this.stopSent || this.killReason !== undefined);
+    if (on) this.supervisionPort.ref();
+    else this.supervisionPort.unref();
+    if (this.threadId !== undefined) this.threads.keepAlive?.(this.threadId, this, on);
+  }
+
   stop(): void {
     this.stopSent = true;
+    this.applyKeepAlive();
     this.port.send({ type: "llmx/shutdown" });
   }
 
   kill(reason: "killed" | "hung"): void {
     if (this.endResult) return;
     this.killReason ??= reason;
+    this.applyKeepAlive();
     if (this.threads.abortable) this.abort.abort();
     else if (this.threadId !== undefined) this.threads.kill(this.threadId, this.killReason);
     // Otherwise the worker has not started yet: it is killed as soon as it says where it runs.
@@ -192,6 +225,7 @@ export class WorkerLink implements WorkerHandle {
 
   private finish(end: WorkerEnd): WorkerEnd {
     this.endResult = end;
+    this.applyKeepAlive();
     this.pongListeners.clear();
     return end;
   }

@@ -70,8 +70,16 @@ async function readRolloutBytes(path: string): Promise<Buffer> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new RolloutNotFoundError(path, { cause: error });
     throw new RolloutError(path, `cannot read rollout file ${path}`, { cause: error });
   }
-  if (bytes.toString("utf8").trim() === "") throw new EmptyRolloutError(path);
+  if (isBlank(bytes)) throw new EmptyRolloutError(path);
   return bytes;
+}
+
+/** Whether the file holds only ASCII whitespace (checked on the bytes: no copy of a large file as a string). */
+function isBlank(bytes: Buffer): boolean {
+  for (const byte of bytes) {
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09 && byte !== 0x0b && byte !== 0x0c) return false;
+  }
+  return true;
 }
 
 function decodeLines(bytes: Buffer): { lines: FileLine[]; skipped: Thread["skipped"] } {

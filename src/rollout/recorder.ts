@@ -218,29 +218,67 @@ async function scanForResume(handle: FileHandle): Promise<RecorderState> {
   const { size } = await handle.stat();
   if (size === 0) return { nextOrdinal: 0, needsLeadingNewline: false, size };
   const needsLeadingNewline = (await readAt(handle, size - 1, 1))[0] !== NEWLINE;
-  const lastLine = await lastCompleteLine(handle, size);
-  const ordinal = lastLine === undefined ? undefined : ordinalOf(lastLine);
+  const ordinal = await lastOrdinal(handle, size);
   return { nextOrdinal: ordinal === undefined ? await countLines(handle, size) : ordinal + 1, needsLeadingNewline, size };
 }
 
-/** The last newline-terminated non-blank line, read backwards in chunks so large files are not read whole. */
-async function lastCompleteLine(handle: FileHandle, size: number): Promise<string | undefined> {
-  let tail = Buffer.alloc(0);
-  let start = size;
-  while (start > 0) {
-    const chunkStart = Math.max(0, start - TAIL_CHUNK);
-    tail = Buffer.concat([await readAt(handle, chunkStart, start - chunkStart), tail]);
-    start = chunkStart;
-    const end = tail.lastIndexOf(NEWLINE);
-    if (end === -1) continue;
-    const lines = tail.subarray(0, end).toString("utf8").split("\n");
-    // Unless the tail reaches the start of the file, its first line may be cut off.
-    for (let i = lines.length - 1; i >= (start === 0 ? 0 : 1); i--) {
-      const line = lines[i] ?? "";
-      if (line.trim() !== "") return line;
-    }
+/** How far into the last line its ordinal is looked for before the whole line is parsed. */
+const LINE_HEAD_BYTES = 4 * 1024;
+/** The writer's line head: `{"timestamp":"...","ordinal":N,` (formatRolloutLine's key order). */
+const LINE_HEAD = /^\{"timestamp":"[^"\\]*","ordinal":(\d+),"type":"/;
+
+/**
+ * The ordinal of the last complete line. A line this recorder wrote says it in its first bytes, so a line of
+ * any length costs one small read; another line is parsed whole.
+ */
+async function lastOrdinal(handle: FileHandle, size: number): Promise<number | undefined> {
+  const line = await lastCompleteLine(handle, size);
+  if (line === undefined) return undefined;
+  const head = (await readAt(handle, line.start, Math.min(LINE_HEAD_BYTES, line.end - line.start))).toString("latin1");
+  const match = LINE_HEAD.exec(head);
+  if (match?.[1] !== undefined) return Number(match[1]);
+  return ordinalOf((await readAt(handle, line.start, line.end - line.start)).toString("utf8"));
+}
+
+/**
+ * Where the last newline-terminated non-blank line lies (`end` at its newline). Newlines are looked for
+ * backwards, one chunk at a time, without keeping the chunks, so the cost is linear in the bytes scanned.
+ */
+async function lastCompleteLine(handle: FileHandle, size: number): Promise<{ start: number; end: number } | undefined> {
+  // The newline ending the candidate line; bytes after the file's last newline are a torn line and ignored.
+  let lineEnd = await previousNewline(handle, size);
+  while (lineEnd !== -1) {
+    const lineStart = (await previousNewline(handle, lineEnd)) + 1;
+    if (lineEnd > lineStart && !(await isBlank(handle, lineStart, lineEnd))) return { start: lineStart, end: lineEnd };
+    lineEnd = lineStart - 1;
   }
   return undefined;
+}
+
+/** Whether bytes [start, end) are whitespace only (read in chunks; stops at the first other byte). */
+async function isBlank(handle: FileHandle, start: number, end: number): Promise<boolean> {
+  for (let at = start; at < end; at += TAIL_CHUNK) {
+    const chunk = await readAt(handle, at, Math.min(TAIL_CHUNK, end - at));
+    if (chunk.toString("latin1").trim() !== "") return false;
+  }
+  return true;
+}
+
+/** The largest chunk the backwards scan grows to (reading a long line in fewer, larger reads). */
+const MAX_SCAN_CHUNK = 4 * 1024 * 1024;
+
+/** The offset of the last newline before `end`, or -1 if there is none. */
+async function previousNewline(handle: FileHandle, end: number): Promise<number> {
+  let start = end;
+  let chunk = TAIL_CHUNK;
+  while (start > 0) {
+    const chunkStart = Math.max(0, start - chunk);
+    const found = (await readAt(handle, chunkStart, start - chunkStart)).lastIndexOf(NEWLINE);
+    if (found !== -1) return chunkStart + found;
+    start = chunkStart;
+    chunk = Math.min(chunk * 2, MAX_SCAN_CHUNK);
+  }
+  return -1;
 }
 
 function ordinalOf(line: string): number | undefined {

@@ -45,6 +45,8 @@ export async function runConversationTask(
   const children = createChildRegistry(deps);
   // Events go to the client under its credit (see event-outbox.ts); `client` is bound below.
   const outbox = new EventOutbox({ send: (message) => client.send(message), window: task.eventWindow });
+  /** The supervisor watches this sub-agent's events (manager.watch): each is copied to it. */
+  let watched = false;
   const onMessage = (message: ToWorker): void => {
     switch (message.type) {
       case "llmx/submission":
@@ -58,6 +60,9 @@ export async function runConversationTask(
         break;
       case "llmx/event-credit":
         outbox.grant(message.count);
+        break;
+      case "llmx/watch":
+        watched = message.on;
         break;
       default:
         children.handle(message);
@@ -88,7 +93,11 @@ export async function runConversationTask(
       task.init,
       {
         submissions,
-        deliver: (event) => outbox.deliver(event),
+        deliver: (event) => {
+          outbox.deliver(event);
+          // A copy for the supervisor's read-only watchers; the client's own stream paces the session.
+          if (watched && supervisor !== client) supervisor.send({ type: "llmx/watched-event", event });
+        },
         // Behind the events before it: the supervisor must see a submission's task_started before its credit.
         acknowledge: () => outbox.message({ type: "llmx/credit", count: 1 }),
         room: (signal) => outbox.room(signal),
@@ -139,7 +148,7 @@ function createChildRegistry(deps: SessionDeps) {
     bind(port: FramedPort<FromWorker>) {
       supervisor = port;
     },
-    handle(message: Exclude<ToWorker, { type: "llmx/submission" | "llmx/shutdown" | "llmx/ping" }>) {
+    handle(message: Exclude<ToWorker, { type: "llmx/submission" | "llmx/shutdown" | "llmx/ping" | "llmx/watch" }>) {
       switch (message.type) {
         case "llmx/child-spawned": {
           const { conversationId } = message;

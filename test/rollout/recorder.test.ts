@@ -132,6 +132,28 @@ describe("RolloutRecorder", () => {
     expect(history.skipped.map((entry) => entry.line)).toEqual([3]);
   });
 
+  it("resumes after a last line of several megabytes, with blank lines and a torn tail after it", async () => {
+    const path = await rolloutPath();
+    const recorder = await RolloutRecorder.create({ path, meta: sessionMeta(ID_A), clock: fixedClock });
+    const big = user(`${"é".repeat(1_500_000)}\n${"b".repeat(1_000_000)}`);
+    await recorder.write([user("one"), big]);
+    await recorder.close();
+    await writeFile(path, '\n  \n{"timestamp":"2025-11-17T19:50:54.123Z","ordinal":3,"ty', { flag: "a" });
+
+    const resumed = await RolloutRecorder.resume({ path, clock: fixedClock });
+    await resumed.write([user("two")]);
+    await resumed.close();
+    const history = await readRolloutHistory(path);
+    expect(history.items).toEqual([metaItem(ID_A), user("one"), big, user("two")]);
+    expect((await readFile(path, "utf8")).split("\n").flatMap((line) => {
+      try {
+        return [(JSON.parse(line) as { ordinal: number }).ordinal];
+      } catch {
+        return [];
+      }
+    })).toEqual([0, 1, 2, 3]);
+  });
+
   it("serializes concurrent writes so lines never interleave", async () => {
     const path = await rolloutPath();
     const recorder = await RolloutRecorder.create({ path, meta: sessionMeta(ID_A), clock: fixedClock });
