@@ -27,6 +27,7 @@ import {
 } from "../index.js";
 import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
+import { runAppServer, type AppServerCommandOptions } from "./app-server.js";
 import { promptForApproval } from "./approval-prompt.js";
 import { runPrompt } from "./run-turn.js";
 
@@ -350,6 +351,19 @@ async function runSandboxed(command: string[], options: SandboxCommandOptions): 
     process.off("SIGHUP", forward);
   }
 }
+
+program
+  .command("app-server")
+  .description(
+    "serve Codex's app-server protocol (v2 JSON-RPC) to Codex clients: one JSON message per line on standard " +
+      "input/output; exits when standard input closes",
+  )
+  .option("--listen <url>", "stdio:// (default) or ws://HOST:PORT", "stdio://")
+  .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
+  .option("-c, --config <key=value>", "override a config.toml value for every thread (TOML syntax; repeatable)", collect, [])
+  .action(async (options: AppServerCommandOptions) => {
+    await runAppServer(options);
+  });
 
 program
   .command("mock-model")
