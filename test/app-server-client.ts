@@ -48,40 +48,25 @@ export type Invalid = { message: unknown; errors: string };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-export class AppServerClient {
+/** The client side of the protocol over any carrier: requests, waits, and the schema check of what arrives. */
+export class JsonRpcPeer {
   readonly received: Message[] = [];
   readonly invalid: Invalid[] = [];
   stderr = "";
   private nextId = 1;
   private readonly methods = new Map<unknown, string>();
   private readonly waiters: { match: (message: Message) => boolean; resolve: (message: Message) => void }[] = [];
-  readonly exited: Promise<number | null>;
 
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on("line", (line) => this.onLine(line));
-    child.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString("utf8")));
-    this.exited = once(child, "exit").then(([code]) => code as number | null);
-  }
-
-  static start(home: string, args: string[] = []): AppServerClient {
-    const child = spawn(process.execPath, [CLI, "app-server", ...args], {
-      cwd: home,
-      env: { ...process.env, LLMX_HOME: home, HOME: home },
-      stdio: "pipe",
-    });
-    return new AppServerClient(child);
-  }
-
-  /** Starts the server and completes Codex's handshake (initialize, then the `initialized` notification). */
-  static async initialized(home: string): Promise<AppServerClient> {
-    const client = AppServerClient.start(home);
-    await client.call("initialize", { clientInfo: { name: "llmx-test", title: null, version: "0.0.1" }, capabilities: null });
-    client.notify("initialized");
-    return client;
-  }
+  constructor(private readonly write: (text: string) => void) {}
 
   sendRaw(text: string): void {
-    this.child.stdin.write(`${text}\n`);
+    this.write(text);
+  }
+
+  /** Codex's handshake: initialize, then the `initialized` notification. */
+  async handshake(): Promise<void> {
+    await this.call("initialize", { clientInfo: { name: "llmx-test", title: null, version: "0.0.1" }, capabilities: null });
+    this.notify("initialized");
   }
 
   notify(method: string, params?: unknown): void {
@@ -145,22 +130,8 @@ export class AppServerClient {
       .map((message) => message.method as string);
   }
 
-  /** Closes standard input (the server then shuts down and exits) and waits for the exit code. */
-  async close(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<number | null> {
-    this.child.stdin.end();
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  kill(): void {
-    this.child.kill("SIGKILL");
-  }
-
-  private onLine(line: string): void {
+  /** Takes one message text from the server. */
+  receive(line: string): void {
     let message: Message;
     try {
       message = JSON.parse(line) as Message;
@@ -198,5 +169,44 @@ export class AppServerClient {
       return;
     }
     validate(ref, message.result);
+  }
+}
+
+/** `llmx app-server` in a child process, spoken to over its standard input and output. */
+export class AppServerClient extends JsonRpcPeer {
+  readonly exited: Promise<number | null>;
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    super((text) => child.stdin.write(`${text}\n`));
+    createInterface({ input: child.stdout }).on("line", (line) => this.receive(line));
+    child.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString("utf8")));
+    this.exited = once(child, "exit").then(([code]) => code as number | null);
+  }
+
+  static start(home: string, args: string[] = []): AppServerClient {
+    const child = spawn(process.execPath, [CLI, "app-server", ...args], {
+      cwd: home,
+      env: { ...process.env, LLMX_HOME: home, HOME: home },
+      stdio: "pipe",
+    });
+    return new AppServerClient(child);
+  }
+
+  /** Starts the server and completes Codex's handshake (initialize, then the `initialized` notification). */
+  static async initialized(home: string): Promise<AppServerClient> {
+    const client = AppServerClient.start(home);
+    await client.handshake();
+    return client;
+  }
+
+  /** Closes standard input (the server then shuts down and exits) and waits for the exit code. */
+  async close(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<number | null> {
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

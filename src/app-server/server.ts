@@ -4,8 +4,8 @@
 // as Codex v2 notifications; approval requests reach every subscriber as server requests, the first answer
 // decides, and every one of them is told with `serverRequest/resolved`.
 //
-// Overload: a client may have MAX_REQUESTS_IN_FLIGHT requests being served at once (Codex's bounded incoming
-// queue); past it a request is answered -32001 "Server overloaded; retry later.". A client that does not read
+// Overload: a client may have MAX_REQUESTS_IN_FLIGHT requests not yet answered (Codex bounds its incoming queue
+// at 128); past it a request is answered -32001 "Server overloaded; retry later.". A client that does not read
 // (its connection's outgoing queue is full) is disconnected: dropping messages would leave it with a stream that
 // silently lies, and the threads it watched keep running for other clients.
 import { stat } from "node:fs/promises";
@@ -77,7 +77,7 @@ import {
   type V2Turn,
 } from "./threads.js";
 
-/** Requests one client may have in progress at once (Codex bounds its incoming queue at 128). */
+/** Requests of one client not yet answered (Codex bounds its incoming queue at 128). */
 export const MAX_REQUESTS_IN_FLIGHT = 128;
 /** How long thread/archive waits for a live thread to shut down (Codex: 10 s). */
 export const ARCHIVE_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -245,20 +245,21 @@ export class AppServer {
       );
     }
     if (client.inFlight >= MAX_REQUESTS_IN_FLIGHT) return this.fail(client, id, new AppServerRequestError(OVERLOADED, OVERLOADED_MESSAGE));
+    // In progress until answered: a turn/interrupt waiting for its turn to end counts.
     client.inFlight++;
     let answered = false;
     const respond: Respond = (result) => {
       if (answered) return;
       answered = true;
+      client.inFlight--;
       this.send(client, responseText(id, result));
     };
-    handler(client, params, respond)
-      .catch((error: unknown) => {
-        if (answered) return this.log(`app-server: ${method} failed after answering: ${describe(error)}`);
-        answered = true;
-        this.fail(client, id, error);
-      })
-      .finally(() => client.inFlight--);
+    handler(client, params, respond).catch((error: unknown) => {
+      if (answered) return this.log(`app-server: ${method} failed after answering: ${describe(error)}`);
+      answered = true;
+      client.inFlight--;
+      this.fail(client, id, error);
+    });
   }
 
   private fail(client: Client, id: RequestId | null, error: unknown): void {
