@@ -92,6 +92,19 @@ describe("app-server with several clients", () => {
     expect(b.received.filter((message) => (message.params?.turn as { id?: string } | undefined)?.id === next.turn.id)).toEqual([]);
   });
 
+  it("takes image input with the text, as the user message's content", async () => {
+    const { home, clients } = await hostWithClients(1);
+    const [client] = clients as [MemoryClient];
+    const { thread } = await client.call<{ thread: { id: string } }>("thread/start", { cwd: home });
+    const image = "data:image/png;base64,iVBORw0KGgo=";
+    const input = [{ type: "image", url: image }, ...text("what is this?")];
+    const { turn } = await client.call<{ turn: { id: string } }>("turn/start", { threadId: thread.id, input });
+    const user = await client.notification("item/completed", (params) => (params.item as { type: string }).type === "userMessage");
+    expect(user.params?.item).toMatchObject({ content: [{ type: "image", url: image }, { type: "text", text: "what is this?" }] });
+    expect((await turnDone(client, turn.id)).params?.turn).toMatchObject({ status: "completed" });
+    expect((await client.request("turn/start", { threadId: thread.id, input: [{ type: "image" }] })).error).toMatchObject({ code: -32602 });
+  });
+
   it("disconnects a client that stops reading, and goes on serving the others", async () => {
     const { home, clients } = await hostWithClients(2);
     const [reader, stalled] = clients as [MemoryClient, MemoryClient];

@@ -109,6 +109,30 @@ describe("llmx app-server: the handshake and bad input", () => {
     expect(await client.call("thread/loaded/list", {})).toEqual({ data: [], nextCursor: null });
   });
 
+  it("survives junk: every method with params of the wrong shape, non-object messages, stray responses", async () => {
+    const home = await mockHome();
+    const client = await connect(home);
+    const methods = [
+      "thread/start", "thread/resume", "thread/fork", "thread/list", "thread/read", "thread/loaded/list", "thread/archive",
+      "thread/unarchive", "thread/unsubscribe", "thread/name/set", "thread/compact/start", "turn/start", "turn/interrupt",
+      "turn/steer", "review/start", "model/list", "config/read", "account/read", "getAuthStatus", "llmx/supervision/list",
+    ];
+    const junk: unknown[] = [42, "x", [], [1], { threadId: 5 }, { threadId: "not-a-uuid", input: "hi" }, { limit: -1 }, { cursor: "nope|nope" }];
+    for (const method of methods) {
+      for (const params of junk) {
+        const reply = await client.request(method, params);
+        expect(reply.error ?? reply.result, `${method} ${JSON.stringify(params)}`).toBeDefined();
+        if (reply.error) expect([-32600, -32602, -32603]).toContain(reply.error.code);
+      }
+    }
+    for (const raw of ["[]", "null", "42", '"text"', '{"id":{}}', '{"id":99,"result":{"decision":"accept"}}', '{"id":7,"error":{"code":1}}']) {
+      client.sendRaw(raw);
+    }
+    client.notify("initialized", { anything: true });
+    // Still serving (thread/start takes the objects with unknown fields, as Codex ignores what it does not know).
+    expect(await client.call("account/read", {})).toEqual({ account: null, requiresOpenaiAuth: false });
+  });
+
   it("answers the discovery calls clients make at start-up (empty where llmx has nothing to offer)", async () => {
     const home = await mockHome();
     const client = await connect(home);
@@ -235,6 +259,7 @@ describe("llmx app-server: threads on disk", () => {
     await completedTurn(client, await startTurn(client, threadId, "to be archived"));
     expect(await client.call("thread/archive", { threadId })).toEqual({});
     await client.notification("thread/archived", (params) => params.threadId === threadId);
+    await client.notification("llmx/supervision/changed", (params) => params.threadId === threadId && params.state === "removed");
     expect((await client.call<{ data: Thread[] }>("thread/list", {})).data).toEqual([]);
     expect((await client.call<{ data: Thread[] }>("thread/list", { archived: true })).data).toEqual([
       expect.objectContaining({ id: threadId }),

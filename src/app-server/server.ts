@@ -13,6 +13,7 @@ import { ZodError, type z } from "zod";
 import {
   AppServerRequestError,
   ConversationNotFoundError,
+  InvalidConfigError,
   LlmxError,
   WorkerCrashedError,
   createIdSource,
@@ -615,10 +616,10 @@ export class AppServer {
         const live = this.threads.get(params.threadId);
         let path = live?.conversation.rolloutPath;
         if (live) {
-          // Unloaded first, so that the pump does not report it as closed by accident; then shut down.
+          // Unloaded first (the pump then leaves the closing notice to us), shut down, then off the manager's books.
           this.threads.delete(live.id);
-          this.manager.removeConversation(live.id);
           await live.conversation.shutdown({ timeoutMs: ARCHIVE_SHUTDOWN_TIMEOUT_MS });
+          this.manager.removeConversation(live.id);
           for (const client of live.subscribers) this.notify(client, { method: "thread/closed", params: { threadId: live.id } });
         } else {
           const stored = await store.findThread(this.home, params.threadId);
@@ -803,7 +804,7 @@ const threadNotFound = (threadId: string): AppServerRequestError =>
 
 function rpcCode(error: unknown): number {
   if (error instanceof AppServerRequestError) return error.rpcCode;
-  if (error instanceof ConversationNotFoundError) return INVALID_REQUEST;
+  if (error instanceof ConversationNotFoundError || error instanceof InvalidConfigError) return INVALID_REQUEST;
   if (error instanceof ZodError) return INVALID_REQUEST;
   return INTERNAL_ERROR;
 }
