@@ -147,6 +147,34 @@ describe("llmx app-server: the handshake and bad input", () => {
   });
 });
 
+describe("llmx app-server: the command", () => {
+  it("exits 0 when standard input closes, shutting its conversations down", async () => {
+    const home = await mockHome();
+    const client = await AppServerClient.initialized(home);
+    const threadId = await startThread(client, home);
+    expect(await client.close()).toBe(0);
+    expect(client.invalid).toEqual([]);
+    expect(client.received).toContainEqual(expect.objectContaining({ method: "thread/started" }));
+    // Its rollout is closed: another host resumes it at once.
+    const next = await connect(home);
+    expect((await next.call<{ thread: Thread }>("thread/resume", { threadId })).thread.id).toBe(threadId);
+  });
+
+  it("refuses --listen URLs it cannot serve, with a clear message", async () => {
+    const home = await mockHome();
+    const run = promisify(execFile);
+    for (const [url, message] of [
+      ["ws://127.0.0.1:4500", /WebSocket transport is not available/],
+      ["http://x", /expected stdio:\/\/ or ws:\/\/HOST:PORT/],
+    ] as const) {
+      const failed = await run(process.execPath, [CLI, "app-server", "--listen", url], { cwd: home, timeout: 30_000 }).catch(
+        (error: unknown) => error as { code: number; stderr: string },
+      );
+      expect(failed).toMatchObject({ code: 1, stderr: expect.stringMatching(message) as unknown });
+    }
+  });
+});
+
 describe("llmx app-server: turns", () => {
   it("streams a turn in Codex's order: status, turn/started, items with deltas, token usage, turn/completed", async () => {
     const home = await mockHome();

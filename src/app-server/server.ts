@@ -532,13 +532,13 @@ export class AppServer {
           const history = await store.readThread(this.home, stored.path);
           const facts = await store.factsFromRollout(history);
           const config = await this.configFor(params, { cwd: facts.cwd });
-          if (thread === undefined && this.threads.has(params.threadId)) thread = this.threads.get(params.threadId);
-          else {
+          // Another client may have loaded it while this one read the rollout.
+          thread = this.threads.get(params.threadId);
+          if (thread === undefined) {
             const { conversation } = await this.manager.resumeConversationFromRollout(config, stored.path).catch(rethrowStartFailure);
             thread = this.load(conversation, config, { ...facts, model: config.model, name: this.names.get(facts.id) ?? null });
           }
         }
-        if (thread === undefined) throw threadNotFound(params.threadId);
         this.subscribe(client, thread);
         const turns = params.excludeTurns === true ? [] : turnsFromRollout(thread.id, (await store.readThread(this.home, thread.conversation.rolloutPath)).items);
         respond({ thread: this.threadOf(thread, turns), ...settingsResponse(thread.config) });
