@@ -6,7 +6,7 @@ import { ConversationManager, LlmxError, defaultHome, loadConfig } from "../inde
 import { AppServer } from "../app-server/server.js";
 import { lineConnection } from "../app-server/line-connection.js";
 
-export type AppServerCommandOptions = { listen: string; home?: string; config: string[] };
+export type AppServerCommandOptions = { listen: string; home?: string; config: string[]; maxConversations: number };
 
 /** How long conversations get to shut down when the host exits. */
 const EXIT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -30,7 +30,7 @@ export async function runAppServer(options: AppServerCommandOptions): Promise<vo
     throw new LlmxError(`--listen ${options.listen}: the WebSocket transport is not available in this build; use stdio://`);
   }
   const home = options.home ? path.resolve(options.home) : defaultHome();
-  const manager = new ConversationManager({ source: "vscode", minThreads: 0 });
+  const manager = new ConversationManager({ source: "vscode", minThreads: 0, maxConversations: options.maxConversations });
   const server = new AppServer({
     manager,
     home,

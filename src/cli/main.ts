@@ -199,6 +199,12 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
+  return parsed;
+}
+
 const resume = (session: string | undefined, last: boolean) => async (manager: ConversationManager, config: ConversationConfig) =>
   manager.resumeConversationFromRollout(config, await sessionToResume(config.home, session, last));
 
@@ -361,6 +367,7 @@ program
   .option("--listen <url>", "stdio:// (default) or ws://HOST:PORT", "stdio://")
   .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
   .option("-c, --config <key=value>", "override a config.toml value for every thread (TOML syntax; repeatable)", collect, [])
+  .option("--max-conversations <n>", "live conversations at once, sub-agents included", positiveInt, 64)
   .action(async (options: AppServerCommandOptions) => {
     await runAppServer(options);
   });
