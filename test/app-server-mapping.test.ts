@@ -38,6 +38,13 @@ describe("ThreadEventMapper", () => {
     expect(m.status).toEqual({ type: "idle" });
   });
 
+  it("ends an aborted turn as interrupted, with no items", () => {
+    const m = mapper();
+    m.map(ev({ type: "task_started", model_context_window: null }));
+    const end = m.map(ev({ type: "turn_aborted", reason: "interrupted" }));
+    expect(params(end, "turn/completed")[0]).toMatchObject({ turn: { status: "interrupted", items: [], itemsView: "notLoaded" } });
+  });
+
   it("reports a sub-agent's command under the sub-agent's thread, announced once with its parent", () => {
     const m = mapper();
     m.map(ev({ type: "task_started", model_context_window: null }));
