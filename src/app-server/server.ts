@@ -12,6 +12,7 @@ import { stat } from "node:fs/promises";
 import { ZodError, type z } from "zod";
 import {
   AppServerRequestError,
+  ConversationInUseError,
   ConversationNotFoundError,
   InvalidConfigError,
   LlmxError,
@@ -804,7 +805,10 @@ const threadNotFound = (threadId: string): AppServerRequestError =>
 
 function rpcCode(error: unknown): number {
   if (error instanceof AppServerRequestError) return error.rpcCode;
-  if (error instanceof ConversationNotFoundError || error instanceof InvalidConfigError) return INVALID_REQUEST;
+  // What the client can correct (a bad config override, a thread another process holds) is its request's error.
+  if (error instanceof ConversationNotFoundError || error instanceof InvalidConfigError || error instanceof ConversationInUseError) {
+    return INVALID_REQUEST;
+  }
   if (error instanceof ZodError) return INVALID_REQUEST;
   return INTERNAL_ERROR;
 }
