@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AppServer, MAX_REQUESTS_IN_FLIGHT } from "../src/app-server/server.js";
 import type { Connection } from "../src/app-server/connection.js";
 import { lineConnection } from "../src/app-server/line-connection.js";
-import { loadConfig } from "../src/index.js";
+import { loadConfig, type ConversationManager } from "../src/index.js";
 import { JsonRpcPeer, type Message } from "./app-server-client.js";
 import { useMockModel, useRuntime } from "./helpers.js";
 
@@ -52,16 +52,19 @@ class MemoryClient extends JsonRpcPeer {
   }
 }
 
-async function hostWithClients(count: number): Promise<{ home: string; server: AppServer; clients: MemoryClient[] }> {
+async function hostWithClients(
+  count: number,
+): Promise<{ home: string; server: AppServer; manager: ConversationManager; clients: MemoryClient[] }> {
   const home = await runtime.home();
   await writeFile(
     path.join(home, "config.toml"),
     `model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\nbase_url = "${mock.server.url}"\nwire_api = "responses"\nrequest_max_retries = 0\n`,
   );
-  const server = new AppServer({ manager: runtime.manager({ source: "vscode" }), home, loadConfig: (overrides) => loadConfig({ ...overrides, home }) });
+  const manager = runtime.manager({ source: "vscode" });
+  const server = new AppServer({ manager, home, loadConfig: (overrides) => loadConfig({ ...overrides, home }) });
   const clients = Array.from({ length: count }, () => new MemoryClient(server));
   await Promise.all(clients.map((client) => client.handshake()));
-  return { home, server, clients };
+  return { home, server, manager, clients };
 }
 
 const text = (value: string) => [{ type: "text", text: value, text_elements: [] }];
@@ -103,6 +106,21 @@ describe("app-server with several clients", () => {
     expect(user.params?.item).toMatchObject({ content: [{ type: "image", url: image }, { type: "text", text: "what is this?" }] });
     expect((await turnDone(client, turn.id)).params?.turn).toMatchObject({ status: "completed" });
     expect((await client.request("turn/start", { threadId: thread.id, input: [{ type: "image" }] })).error).toMatchObject({ code: -32602 });
+  });
+
+  it("tells every client when a conversation's supervisor gives up on it, and its subscribers that the thread closed", async () => {
+    const { home, manager, clients } = await hostWithClients(2);
+    const [owner, watcher] = clients as [MemoryClient, MemoryClient];
+    const { thread } = await owner.call<{ thread: { id: string } }>("thread/start", { cwd: home });
+    manager.terminate(thread.id);
+    for (const client of [owner, watcher]) {
+      const change = await client.notification("llmx/supervision/changed", (params) => params.state === "failed");
+      expect(change.params).toMatchObject({ threadId: thread.id, parentThreadId: null, cause: expect.stringMatching(/killed/) as unknown });
+    }
+    await owner.notification("thread/closed", (params) => params.threadId === thread.id);
+    expect(watcher.methodsFor(thread.id)).not.toContain("thread/closed");
+    expect(await owner.call("thread/loaded/list", {})).toEqual({ data: [], nextCursor: null });
+    expect((await owner.request("turn/start", { threadId: thread.id, input: text("hi") })).error).toMatchObject({ code: -32600 });
   });
 
   it("disconnects a client that stops reading, and goes on serving the others", async () => {
