@@ -479,6 +479,21 @@ export class SandboxUnavailableError extends LlmxError {
   }
 }
 
+/**
+ * A JSON-RPC request the app-server refuses (not initialized, bad params, unknown thread, overloaded). `rpcCode`
+ * is the JSON-RPC error code the client receives (Codex's: -32600 invalid request, -32602 invalid params,
+ * -32603 internal, -32001 overloaded).
+ */
+export class AppServerRequestError extends LlmxError {
+  override readonly code = "app_server_request";
+  constructor(
+    readonly rpcCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 // Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
 // test/errors-exports.test.ts fails when a class in this file is missing here or from src/index.ts.
 const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
@@ -520,5 +535,6 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     ModelStreamError,
     StreamInterruptedError,
     SandboxUnavailableError,
+    AppServerRequestError,
   ].map((errorClass) => [errorClass.name, errorClass]),
 );

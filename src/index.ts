@@ -45,6 +45,7 @@ export { createOfflineModel } from "./model/offline.js";
 
 export {
   AbortError,
+  AppServerRequestError,
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,

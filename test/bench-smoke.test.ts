@@ -19,6 +19,7 @@ describe.concurrent("bench scripts run with --quick and print their tables", () 
     ["rollouts", "### rollouts:"],
     ["sandbox", "### sandbox:"],
     ["slow-reader", "### slow-reader:"],
+    ["app-server", "### turns, llmx library vs llmx app-server"],
   ])("%s", async (name, title) => {
     const { stdout } = await run(process.execPath, nodeArgsFor(path.join(BENCH, `${name}.ts`), ["--quick"]), { timeout: 60_000 });
     expect(stdout).toContain(title);

@@ -34,6 +34,7 @@ import {
 } from "../index.js";
 import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
+import { runAppServer, type AppServerCommandOptions } from "./app-server.js";
 import { promptForApproval } from "./approval-prompt.js";
 import { createTextRenderer, useColor, type ColorChoice } from "./exec-text.js";
 import { runPrompt, type PromptInput } from "./run-turn.js";
@@ -328,6 +329,12 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
+  return parsed;
+}
+
 const resume = (session: string | undefined, last: boolean) => async (manager: ConversationManager, config: ConversationConfig) =>
   manager.resumeConversationFromRollout(config, await sessionToResume(config.home, session, last));
 
@@ -530,6 +537,20 @@ async function runSandboxed(command: string[], options: SandboxCommandOptions): 
     process.off("SIGHUP", forward);
   }
 }
+
+program
+  .command("app-server")
+  .description(
+    "serve Codex's app-server protocol (v2 JSON-RPC) to Codex clients: one JSON message per line on standard " +
+      "input/output; exits when standard input closes",
+  )
+  .option("--listen <url>", "stdio:// (default) or ws://HOST:PORT", "stdio://")
+  .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
+  .option("-c, --config <key=value>", "override a config.toml value for every thread (TOML syntax; repeatable)", collect, [])
+  .option("--max-conversations <n>", "live conversations at once, sub-agents included", positiveInt, 64)
+  .action(async (options: AppServerCommandOptions) => {
+    await runAppServer(options);
+  });
 
 program
   .command("mock-model")
