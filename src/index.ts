@@ -42,9 +42,13 @@ export { createOfflineModel } from "./model/offline.js";
 
 export {
   CapacityError,
+  ControlSocketError,
   ConversationInUseError,
   ConversationNotFoundError,
   EmptyRolloutError,
+  HostNotAnsweringError,
+  HostProtocolError,
+  InsecureListenError,
   InternalAgentDiedError,
   InvalidConfigError,
   InvalidOpError,

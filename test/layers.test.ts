@@ -1,6 +1,6 @@
 // The import graph is the architecture: layers point one way (protocol <- channel <- worker side: model, tools,
-// delegate, session; supervisor side: machines, manager <- cli), and there is no import cycle anywhere, type
-// imports included. DESIGN.md draws the same graph.
+// delegate, session; supervisor side: machines, manager <- app-server, cli), and there is no import cycle anywhere,
+// type imports included. DESIGN.md draws the same graph.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +36,7 @@ function layer(module: string): string {
 }
 
 const WORKER_SIDE = ["model", "tools", "delegate", "session"];
-const SUPERVISOR_SIDE = ["machines", "manager", "cli", "index"];
+const SUPERVISOR_SIDE = ["machines", "manager", "app-server", "cli", "index"];
 
 /** What each layer must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
@@ -48,8 +48,15 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   delegate: ["session", "tools", ...SUPERVISOR_SIDE],
   session: SUPERVISOR_SIDE,
   workers: SUPERVISOR_SIDE,
-  machines: ["manager", "cli", "index", ...WORKER_SIDE],
-  manager: ["cli", "index"],
+  machines: ["manager", "app-server", "cli", "index", ...WORKER_SIDE],
+  manager: ["app-server", "cli", "index"],
+  // The app-server sits beside the cli, at the top: it may use the manager and everything below it.
+  "app-server": ["cli", "index"],
+};
+
+/** Layers only the named layers may import. */
+const IMPORTED_ONLY_BY: Record<string, readonly string[]> = {
+  "app-server": ["app-server", "cli"],
 };
 
 describe("layers", () => {
@@ -57,6 +64,18 @@ describe("layers", () => {
     const offending = [...graph].flatMap(([file, imports]) =>
       imports
         .filter((target) => (FORBIDDEN[layer(file)] ?? []).includes(layer(target)))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  test("only the cli imports the app-server", () => {
+    const offending = [...graph].flatMap(([file, imports]) =>
+      imports
+        .filter((target) => {
+          const allowed = IMPORTED_ONLY_BY[layer(target)];
+          return allowed !== undefined && !allowed.includes(layer(file));
+        })
         .map((target) => `${file} -> ${target}`),
     );
     expect(offending).toEqual([]);

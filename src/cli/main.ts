@@ -28,6 +28,7 @@ import {
 import { startMockModelServer } from "../mock-model/index.js";
 import { CLI_VERSION } from "../version.js";
 import { promptForApproval } from "./approval-prompt.js";
+import { DEFAULT_PS_TIMEOUT_MS, runPs } from "./ps.js";
 import { runPrompt } from "./run-turn.js";
 
 type TurnOptions = {
@@ -198,6 +199,12 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError("expected a whole number > 0");
+  return parsed;
+}
+
 const resume = (session: string | undefined, last: boolean) => async (manager: ConversationManager, config: ConversationConfig) =>
   manager.resumeConversationFromRollout(config, await sessionToResume(config.home, session, last));
 
@@ -276,6 +283,17 @@ program
       if (options.json) process.stdout.write(`${JSON.stringify(item)}\n`);
       else process.stdout.write(`${item.conversationId}  ${item.updatedAt}  ${oneLine(item.preview ?? "")}\n`);
     }
+  });
+
+program
+  .command("ps")
+  .description("list the running app-server hosts and their conversations (a tree per host)")
+  .option("--home <dir>", "llmx home the hosts run under (default: $LLMX_HOME or ~/.llmx)")
+  .option("--json", "print the hosts and their conversation trees as JSON")
+  .option("--timeout <ms>", "how long each host gets to answer", positiveInt, DEFAULT_PS_TIMEOUT_MS)
+  .action(async (options: { home?: string; json?: boolean; timeout: number }) => {
+    const home = options.home ? path.resolve(options.home) : defaultHome();
+    process.exitCode = await runPs({ home, json: options.json === true, timeoutMs: options.timeout }, process.stdout);
   });
 
 type SandboxCommandOptions = {
