@@ -15,7 +15,7 @@ import { OUTGOING_QUEUE_CAPACITY, type Connection } from "../src/app-server/conn
 import { findHosts, startControlSocket, type ControlSocket } from "../src/app-server/control-socket.js";
 import { lineConnection } from "../src/app-server/line-connection.js";
 import { CLOSE_UNSUPPORTED_DATA, isLoopbackHost, listenWebSocket, type WebSocketListener } from "../src/app-server/ws.js";
-import { InsecureListenError, InvalidConfigError } from "../src/errors.js";
+import { ControlSocketError, InsecureListenError, InvalidConfigError } from "../src/errors.js";
 import { FIXTURES } from "./helpers.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -320,6 +320,15 @@ describe("control socket and host file", () => {
     expect(await findHosts(home)).toEqual([]);
   });
 
+  test("one control socket per home per process: a second one is refused, not clobbered", async () => {
+    const home = await tempHome();
+    const control = await start(home);
+    await expect(startControlSocket(home, echo)).rejects.toBeInstanceOf(ControlSocketError);
+    expect(existsSync(control.socketPath)).toBe(true);
+    await control.close();
+    await start(home);
+  });
+
   test("no app-server directory means no hosts", async () => {
     expect(await findHosts(await tempHome())).toEqual([]);
   });
@@ -340,11 +349,19 @@ describe("control socket and host file", () => {
     );
     await writeFile(path.join(dir, `${deadPid}.sock`), "");
     await writeFile(path.join(dir, `${live.pid}.json`), "{not json");
+    const elsewhere = spawn("sleep", ["30"], { stdio: "ignore" });
+    cleanups.push(async () => elsewhere.kill("SIGKILL"));
+    await once(elsewhere, "spawn");
+    // A host file must name its own socket: a reader connects to what it says.
+    await writeFile(
+      path.join(dir, `${elsewhere.pid}.json`),
+      JSON.stringify({ pid: elsewhere.pid, startedAt: 1, socket: "/tmp/elsewhere.sock", listen: null, version: "0.1.0" }),
+    );
     await writeFile(path.join(dir, "notes.txt"), "unrelated");
 
     expect((await findHosts(home)).map((host) => host.pid)).toEqual([process.pid]);
     expect((await readdir(dir)).sort()).toEqual(
-      [`${live.pid}.json`, `${process.pid}.json`, `${process.pid}.sock`, "notes.txt"].sort(),
+      [`${live.pid}.json`, `${elsewhere.pid}.json`, `${process.pid}.json`, `${process.pid}.sock`, "notes.txt"].sort(),
     );
     expect(control.host.pid).toBe(process.pid);
   });

@@ -1,8 +1,10 @@
 // `llmx ps` against stand-in hosts: a control socket in this process answering `initialize` and
 // `llmx/supervision/list` with a canned tree (the real server is not needed to test the client), a host that
 // never answers, one that answers with an error, and no host at all. The CLI runs from dist/ as a user runs it.
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -152,6 +154,26 @@ describe("llmx ps", () => {
     const json = await ps("--home", home, "--json");
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual([]);
+  });
+
+  test("a host file whose pid lives on in another process (its socket gone or dead) is not a host, and is removed", async () => {
+    const home = await tempHome();
+    const dir = path.join(home, "app-server");
+    await mkdir(dir, { mode: 0o700 });
+    const files: string[] = [];
+    for (const socketExists of [false, true]) {
+      const other = spawn("sleep", ["30"], { stdio: "ignore" });
+      cleanups.push(async () => other.kill("SIGKILL"));
+      await once(other, "spawn");
+      const socket = path.join(dir, `${other.pid}.sock`);
+      // A file where the socket was: connecting to it is refused, as to a socket nobody listens on.
+      if (socketExists) await writeFile(socket, "");
+      const hostFile = path.join(dir, `${other.pid}.json`);
+      await writeFile(hostFile, JSON.stringify({ pid: other.pid, startedAt: NOW - 60, socket, listen: null, version: "0.1.0" }));
+      files.push(socket, hostFile);
+    }
+    expect(await ps("--home", home)).toEqual({ code: 0, stdout: "no llmx app-server is running\n", stderr: "" });
+    expect(files.filter((file) => existsSync(file))).toEqual([]);
   });
 
   test("a host that does not answer is reported after the deadline, not waited for (exit 1)", async () => {

@@ -58,6 +58,12 @@ function ensurePrivateDir(dir: string): void {
   }
 }
 
+/** Control sockets this process has open, by path: one per home (the path is named by our pid). */
+const openSockets = new Set<string>();
+
+/** The signals whose default action ends the process without running `exit` handlers, and that we clean up on. */
+const CLEANUP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
 function removeQuietly(file: string): void {
   try {
     unlinkSync(file);
@@ -82,6 +88,9 @@ export async function startControlSocket(
       `the control socket path ${socketPath} is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a unix socket path may have; use a shorter llmx home`,
     );
   }
+  if (openSockets.has(socketPath)) {
+    throw new ControlSocketError(socketPath, `this process already has a control socket under ${home}`);
+  }
   // A socket left by an earlier process with our pid is dead (we are that pid now).
   removeQuietly(socketPath);
 
@@ -97,6 +106,7 @@ export async function startControlSocket(
     );
     server.listen(socketPath, () => resolve());
   });
+  openSockets.add(socketPath);
   // The directory is already private; the socket's own mode says the same to anyone who looks.
   chmodSync(socketPath, 0o600);
 
@@ -111,7 +121,7 @@ export async function startControlSocket(
     removeQuietly(hostFilePath);
     removeQuietly(socketPath);
   };
-  // On SIGINT/SIGTERM with nobody else listening, the process would die without running `exit` handlers: clean up,
+  // On SIGINT/SIGTERM/SIGHUP with nobody else listening, the process would die without running `exit` handlers: clean up,
   // then die by the same signal. When someone else handles the signal, it decides, and `exit` cleans up.
   const onSignal = (signal: NodeJS.Signals): void => {
     if (process.listenerCount(signal) > 0) return;
@@ -119,13 +129,12 @@ export async function startControlSocket(
     process.kill(process.pid, signal);
   };
   const detach = (): void => {
+    openSockets.delete(socketPath);
     process.off("exit", cleanUp);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const signal of CLEANUP_SIGNALS) process.off(signal, onSignal);
   };
   process.on("exit", cleanUp);
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  for (const signal of CLEANUP_SIGNALS) process.once(signal, onSignal);
 
   try {
     // Written whole, then renamed into place: a reader never sees half a file.
@@ -168,7 +177,7 @@ function isAlive(pid: number): boolean {
 
 /**
  * The running hosts under `home`, oldest first. Files of pids that are gone are removed; unreadable or malformed
- * files of live pids are skipped.
+ * files of live pids, and files naming a socket other than their own, are skipped.
  */
 export async function findHosts(home: string): Promise<HostFile[]> {
   const dir = hostsDir(path.resolve(home));
@@ -195,7 +204,17 @@ export async function findHosts(home: string): Promise<HostFile[]> {
     } catch {
       continue;
     }
-    if (parsed.success && parsed.data.pid === pid) hosts.push(parsed.data);
+    if (parsed.success && parsed.data.pid === pid && parsed.data.socket === path.join(dir, `${pid}.sock`)) hosts.push(parsed.data);
   }
   return hosts.sort((a, b) => a.startedAt - b.startedAt || a.pid - b.pid);
+}
+
+/**
+ * Removes the files of a host found by `findHosts` whose socket turned out to be dead (nobody listens on it, or it
+ * is gone): its pid now belongs to another process. A host removes its files before it stops listening, so a live
+ * host is never mistaken for one.
+ */
+export async function forgetHost(host: HostFile): Promise<void> {
+  const hostFilePath = host.socket.replace(/\.sock$/, ".json");
+  await Promise.all([unlink(hostFilePath).catch(() => {}), unlink(host.socket).catch(() => {})]);
 }

@@ -4,7 +4,7 @@
 import { connect } from "node:net";
 import type { Writable } from "node:stream";
 import { z } from "zod";
-import { findHosts, type HostFile } from "../app-server/control-socket.js";
+import { findHosts, forgetHost, type HostFile } from "../app-server/control-socket.js";
 import { lineConnection } from "../app-server/line-connection.js";
 import { errorCode, HostNotAnsweringError, HostProtocolError } from "../errors.js";
 import { CLI_VERSION } from "../version.js";
@@ -113,18 +113,29 @@ export async function querySupervision(host: HostFile, timeoutMs: number): Promi
   }
 }
 
+/** A socket nobody listens on, or that is gone: the host is not running (its pid was reused). */
+function isDeadSocket(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } }).cause?.code;
+  return error instanceof HostNotAnsweringError && (code === "ECONNREFUSED" || code === "ENOENT");
+}
+
 /** Every running host under `home` with its conversations, or what went wrong asking it. */
 export async function collectReports(home: string, timeoutMs: number): Promise<HostReport[]> {
   const hosts = await findHosts(home);
-  return Promise.all(
-    hosts.map(async (host): Promise<HostReport> => {
+  const reports = await Promise.all(
+    hosts.map(async (host): Promise<HostReport | undefined> => {
       try {
         return { ...host, conversations: await querySupervision(host, timeoutMs) };
       } catch (error) {
+        if (isDeadSocket(error)) {
+          await forgetHost(host);
+          return undefined;
+        }
         return { ...host, error: { code: errorCode(error), message: error instanceof Error ? error.message : String(error) } };
       }
     }),
   );
+  return reports.filter((report) => report !== undefined);
 }
 
 /** "42s", "3m", "5h", "2d". */
