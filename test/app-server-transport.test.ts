@@ -175,6 +175,23 @@ describe("WebSocket transport", () => {
     expect(received).toEqual([]);
   });
 
+  test("a client that stops answering pings is cut off; one that answers stays", async () => {
+    const { listener, connections } = await listen({ pingIntervalMs: 50 });
+    const silent = await client(listener.url);
+    const alive = await client(listener.url);
+    const serverSaw = new Promise<void>((resolve) => connections[0]?.onClose(resolve));
+    const silentClosed = closeCode(silent);
+    // A paused client reads nothing, so it answers no ping (as a peer that vanished without closing).
+    silent.pause();
+    await serverSaw;
+    silent.resume();
+    expect(await silentClosed).toBe(1006);
+    const reply = nextMessage(alive);
+    alive.send('{"id":1,"method":"x"}');
+    expect(await reply).toBe('{"id":1,"method":"x"}');
+    expect(alive.readyState).toBe(WebSocket.OPEN);
+  });
+
   test("a client that stops reading makes send return false instead of queueing without bound", async () => {
     const { listener, connections } = await listen();
     const ws = await client(listener.url);

@@ -20,6 +20,12 @@ export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export const CLOSE_UNSUPPORTED_DATA = 1003;
 /** How long a closing connection may take to finish the closing handshake before it is cut. */
 const CLOSE_GRACE_MS = 2_000;
+/**
+ * How often each client is pinged. A client that has not answered the previous ping by the next one is cut: a
+ * peer that vanished without closing (a dropped network, a suspended laptop) would otherwise hold its connection,
+ * and the conversations' events queued for it, forever.
+ */
+export const PING_INTERVAL_MS = 30_000;
 
 export type WebSocketListenOptions = {
   host: string;
@@ -32,6 +38,7 @@ export type WebSocketListenOptions = {
   readiness?: () => boolean;
   maxMessageBytes?: number;
   maxBufferedBytes?: number;
+  pingIntervalMs?: number;
 };
 
 export type WebSocketListener = {
@@ -58,6 +65,7 @@ export async function listenWebSocket(options: WebSocketListenOptions): Promise<
   const limits = {
     capacity: OUTGOING_QUEUE_CAPACITY,
     maxBufferedBytes: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
+    pingIntervalMs: options.pingIntervalMs ?? PING_INTERVAL_MS,
   };
   const expectedDigest = token === undefined ? undefined : digest(token);
 
@@ -181,7 +189,7 @@ function messageText(data: RawData): string {
 function webSocketConnection(
   ws: WebSocket,
   label: string,
-  limits: { capacity: number; maxBufferedBytes: number },
+  limits: { capacity: number; maxBufferedBytes: number; pingIntervalMs: number },
 ): Connection {
   const backlog = new OutgoingBacklog(limits.capacity, limits.maxBufferedBytes);
   let messageHandler: ((text: string) => void) | undefined;
@@ -200,7 +208,16 @@ function webSocketConnection(
     if (messageHandler) messageHandler(text);
     else early.push(text);
   });
+  let answered = true;
+  ws.on("pong", () => (answered = true));
+  const heartbeat = setInterval(() => {
+    if (!answered) return ws.terminate();
+    answered = false;
+    ws.ping();
+  }, limits.pingIntervalMs);
+  heartbeat.unref();
   ws.once("close", () => {
+    clearInterval(heartbeat);
     closed = true;
     for (const handler of closeHandlers.splice(0)) handler();
   });
