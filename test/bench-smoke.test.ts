@@ -18,6 +18,7 @@ describe.concurrent("bench scripts run with --quick and print their tables", () 
     ["turns", "### turns:"],
     ["rollouts", "### rollouts:"],
     ["sandbox", "### sandbox:"],
+    ["app-server", "### app-server:"],
   ])("%s", async (name, title) => {
     const { stdout } = await run(process.execPath, nodeArgsFor(path.join(BENCH, `${name}.ts`), ["--quick"]), { timeout: 60_000 });
     expect(stdout).toContain(title);
