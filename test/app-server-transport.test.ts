@@ -287,6 +287,24 @@ describe("line framing", () => {
     expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual([...Array(accepted).keys()]);
   });
 
+  test("close() flushes what is queued, ends the output, and reports the close once", async () => {
+    const { outgoing, connection } = pair();
+    let closes = 0;
+    connection.onClose(() => (closes += 1));
+    outgoing.setEncoding("utf8");
+    let text = "";
+    outgoing.on("data", (chunk: string) => (text += chunk));
+    const ended = once(outgoing, "end");
+    connection.send('{"id":1,"result":{}}');
+    connection.send('{"method":"bye"}');
+    connection.close();
+    connection.close();
+    expect(connection.send('{"late":true}')).toBe(false);
+    await ended;
+    expect(text).toBe('{"id":1,"result":{}}\n{"method":"bye"}\n');
+    await expect.poll(() => closes).toBe(1);
+  });
+
   test("the end of the input closes the connection once, after a last line without its newline", async () => {
     const { incoming, connection, messages } = pair();
     let closes = 0;

@@ -194,6 +194,9 @@ describe("llmx ps", () => {
     await standInHost(home, (request) =>
       request.method === "initialize" ? canned(request) : { error: { code: -32601, message: "Method not found" } },
     );
+    const human = await ps("--home", home);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain(`\n  error: host ${process.pid} answered with error -32601: Method not found\n`);
     const refused = await ps("--home", home, "--json");
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject([

@@ -177,7 +177,10 @@ export function formatReports(reports: HostReport[], nowSeconds: number): string
     const head =
       `host ${report.pid}  llmx ${report.version}  up ${formatAge(nowSeconds - report.startedAt)}  ` +
       `clients ${report.listen ?? "stdio"}  socket ${report.socket}`;
-    if ("error" in report) return `${head}\n  not answering: ${report.error.message}\n`;
+    if ("error" in report) {
+      const label = report.error.code === "host_not_answering" ? "not answering" : "error";
+      return `${head}\n  ${label}: ${report.error.message}\n`;
+    }
     if (report.conversations.length === 0) return `${head}\n  no conversations\n`;
     const table = alignedTable([[...COLUMNS], ...conversationRows(report.conversations, nowSeconds)]);
     return `${head}\n${table.map((line) => `  ${line}`).join("\n")}\n`;
