@@ -58,11 +58,45 @@ function ensurePrivateDir(dir: string): void {
   }
 }
 
-/** Control sockets this process has open, by path: one per home (the path is named by our pid). */
-const openSockets = new Set<string>();
-
 /** The signals whose default action ends the process without running `exit` handlers, and that we clean up on. */
 const CLEANUP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** What to remove at exit, per control socket this process has open (one per home: the path is named by our pid). */
+const openSockets = new Map<string, () => void>();
+
+const cleanUpAll = (): void => {
+  for (const cleanUp of openSockets.values()) cleanUp();
+};
+
+function stopListening(): void {
+  process.off("exit", cleanUpAll);
+  for (const signal of CLEANUP_SIGNALS) process.off(signal, onSignal);
+}
+
+/**
+ * On SIGINT/SIGTERM/SIGHUP with nobody else listening, the process would die without running `exit` handlers:
+ * clean up, stop listening (so the default action applies again) and raise the signal again, to die by it. When
+ * someone else handles the signal, it decides what happens, and `exit` cleans up if the process ends. Our
+ * listener goes first, so a `once` listener of someone else's is still counted when we look.
+ */
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (process.listenerCount(signal) > 1) return;
+  cleanUpAll();
+  stopListening();
+  process.kill(process.pid, signal);
+};
+
+function track(socketPath: string, cleanUp: () => void): void {
+  if (openSockets.size === 0) {
+    process.on("exit", cleanUpAll);
+    for (const signal of CLEANUP_SIGNALS) process.prependListener(signal, onSignal);
+  }
+  openSockets.set(socketPath, cleanUp);
+}
+
+function untrack(socketPath: string): void {
+  if (openSockets.delete(socketPath) && openSockets.size === 0) stopListening();
+}
 
 function removeQuietly(file: string): void {
   try {
@@ -106,7 +140,6 @@ export async function startControlSocket(
     );
     server.listen(socketPath, () => resolve());
   });
-  openSockets.add(socketPath);
   // The directory is already private; the socket's own mode says the same to anyone who looks.
   chmodSync(socketPath, 0o600);
 
@@ -121,20 +154,8 @@ export async function startControlSocket(
     removeQuietly(hostFilePath);
     removeQuietly(socketPath);
   };
-  // On SIGINT/SIGTERM/SIGHUP with nobody else listening, the process would die without running `exit` handlers: clean up,
-  // then die by the same signal. When someone else handles the signal, it decides, and `exit` cleans up.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (process.listenerCount(signal) > 0) return;
-    cleanUp();
-    process.kill(process.pid, signal);
-  };
-  const detach = (): void => {
-    openSockets.delete(socketPath);
-    process.off("exit", cleanUp);
-    for (const signal of CLEANUP_SIGNALS) process.off(signal, onSignal);
-  };
-  process.on("exit", cleanUp);
-  for (const signal of CLEANUP_SIGNALS) process.once(signal, onSignal);
+  track(socketPath, cleanUp);
+  const detach = (): void => untrack(socketPath);
 
   try {
     // Written whole, then renamed into place: a reader never sees half a file.
