@@ -404,7 +404,7 @@ describe("control socket and host file", () => {
   const FIXTURE = path.join(FIXTURES, "app-server", "control-host.ts");
 
   /** Starts the stand-in host in its own process; resolves once its control socket is up. */
-  async function childHost(home: string, mode: "exit" | "wait" | "handler") {
+  async function childHost(home: string, mode: "exit" | "wait" | "handler" | "two") {
     const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, home, mode], { stdio: ["ignore", "pipe", "inherit"] });
     cleanups.push(async () => child.kill("SIGKILL"));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -435,6 +435,19 @@ describe("control socket and host file", () => {
     expect(await exited).toEqual({ code: null, signal });
     expect(existsSync(socketPath)).toBe(false);
     expect(existsSync(hostFilePath)).toBe(false);
+  });
+
+  test("a host with control sockets under two homes cleans up both when signalled", async () => {
+    const home = await tempHome();
+    const { child, exited } = await childHost(home, "two");
+    const homes = [home, path.join(home, "second")];
+    expect((await Promise.all(homes.map((dir) => findHosts(dir)))).map((hosts) => hosts.map((host) => host.pid))).toEqual([
+      [child.pid],
+      [child.pid],
+    ]);
+    child.kill("SIGTERM");
+    expect(await exited).toEqual({ code: null, signal: "SIGTERM" });
+    for (const dir of homes) expect(await readdir(path.join(dir, "app-server"))).toEqual([]);
   });
 
   test("a host with its own SIGTERM handler decides how to exit; its files go when it does", async () => {

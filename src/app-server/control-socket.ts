@@ -129,10 +129,12 @@ export async function startControlSocket(
   removeQuietly(socketPath);
 
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    onConnection(lineConnection(socket, socket, "control socket"));
+    accepted += 1;
+    onConnection(lineConnection(socket, socket, `control socket #${accepted}`));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) =>
