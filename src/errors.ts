@@ -494,6 +494,56 @@ export class AppServerRequestError extends LlmxError {
   }
 }
 
+/**
+ * The app-server was asked to accept WebSocket clients on an address other than loopback without a token: anyone
+ * who can reach the address could drive its conversations. Refused before listening.
+ */
+export class InsecureListenError extends LlmxError {
+  override readonly code = "insecure_listen";
+  constructor(readonly host: string) {
+    super(
+      `refusing to listen on ${host} without a token: a non-loopback WebSocket listener needs one ` +
+        `(clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`,
+    );
+  }
+}
+
+/** The app-server's control socket or host file could not be set up (`path` says which). */
+export class ControlSocketError extends LlmxError {
+  override readonly code = "control_socket";
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A running app-server host did not answer on its control socket within the deadline. */
+export class HostNotAnsweringError extends LlmxError {
+  override readonly code = "host_not_answering";
+  constructor(
+    readonly pid: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An app-server host answered with a JSON-RPC error, or with a message that is not what the protocol says. */
+export class HostProtocolError extends LlmxError {
+  override readonly code = "host_protocol";
+  constructor(
+    readonly pid: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 // Every llmx error class by its name (a subclass's `name` is its class name), for deserializeError.
 // test/errors-exports.test.ts fails when a class in this file is missing here or from src/index.ts.
 const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxError>(
@@ -536,5 +586,9 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     StreamInterruptedError,
     SandboxUnavailableError,
     AppServerRequestError,
+    InsecureListenError,
+    ControlSocketError,
+    HostNotAnsweringError,
+    HostProtocolError,
   ].map((errorClass) => [errorClass.name, errorClass]),
 );

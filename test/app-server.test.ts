@@ -1,14 +1,16 @@
 // `llmx app-server` as a Codex client drives it: the built CLI in a child process, JSON-RPC over stdio, the mock
 // model over real HTTP, real worker threads and rollouts. Every message the server sends is validated against
 // Codex 0.169's schema (AppServerClient records any that fails; each test ends by expecting none).
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
-import { AppServerClient, CLI, type Message } from "./app-server-client.js";
+import { WebSocket } from "ws";
+import { AppServerClient, CLI, JsonRpcPeer, type Message } from "./app-server-client.js";
 import { useRuntime } from "./helpers.js";
 
 const runtime = useRuntime();
@@ -160,11 +162,11 @@ describe("llmx app-server: the command", () => {
     expect((await next.call<{ thread: Thread }>("thread/resume", { threadId })).thread.id).toBe(threadId);
   });
 
-  it("refuses --listen URLs it cannot serve, with a clear message", async () => {
+  it("refuses --listen URLs it cannot serve, and a non-loopback WebSocket address without a token", async () => {
     const home = await mockHome();
     const run = promisify(execFile);
     for (const [url, message] of [
-      ["ws://127.0.0.1:4500", /WebSocket transport is not available/],
+      ["ws://0.0.0.0:0", /loopback/],
       ["http://x", /expected stdio:\/\/ or ws:\/\/HOST:PORT/],
     ] as const) {
       const failed = await run(process.execPath, [CLI, "app-server", "--listen", url], { cwd: home, timeout: 30_000 }).catch(
@@ -172,6 +174,45 @@ describe("llmx app-server: the command", () => {
       );
       expect(failed).toMatchObject({ code: 1, stderr: expect.stringMatching(message) as unknown });
     }
+  });
+
+  it("serves WebSocket clients with --listen ws://, is listed by llmx ps, and removes its host files at SIGTERM", async () => {
+    const home = await mockHome();
+    const child = spawn(process.execPath, [CLI, "app-server", "--listen", "ws://127.0.0.1:0"], {
+      cwd: home,
+      env: { ...process.env, LLMX_HOME: home, HOME: home },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const exited = once(child, "exit");
+    try {
+      let stderr = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString("utf8");
+          const match = /listening on (ws:\/\/\S+)/.exec(stderr);
+          if (match) resolve(match[1] as string);
+        });
+        child.once("exit", () => reject(new Error(`app-server exited: ${stderr}`)));
+      });
+      const socket = new WebSocket(url);
+      await once(socket, "open");
+      const peer = new JsonRpcPeer((text) => socket.send(text));
+      socket.on("message", (data: Buffer) => peer.receive(data.toString("utf8")));
+      await peer.handshake();
+      const { thread } = await peer.call<{ thread: Thread }>("thread/start", { cwd: home, approvalPolicy: "never", sandbox: "read-only" });
+      const { turn } = await peer.call<{ turn: Turn }>("turn/start", { threadId: thread.id, input: [{ type: "text", text: "hi", text_elements: [] }] });
+      await peer.notification("turn/completed", (params) => (params.turn as Turn).id === turn.id);
+      expect(peer.invalid, "messages that do not match Codex's schema").toEqual([]);
+
+      const ps = await promisify(execFile)(process.execPath, [CLI, "ps", "--json", "--home", home], { timeout: 30_000 });
+      const hosts = JSON.parse(ps.stdout) as { pid: number; tree: { threadId: string; state: string }[] }[];
+      expect(JSON.stringify(hosts)).toContain(thread.id);
+      socket.close();
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    expect(readdirSync(path.join(home, "app-server")).filter((name) => name.startsWith(`${child.pid}.`))).toEqual([]);
   });
 });
 

@@ -20,6 +20,7 @@ describe.concurrent("bench scripts run with --quick and print their tables", () 
     ["sandbox", "### sandbox:"],
     ["slow-reader", "### slow-reader:"],
     ["app-server", "### turns, llmx library vs llmx app-server"],
+    ["app-server-transport", "### app-server:"],
   ])("%s", async (name, title) => {
     const { stdout } = await run(process.execPath, nodeArgsFor(path.join(BENCH, `${name}.ts`), ["--quick"]), { timeout: 60_000 });
     expect(stdout).toContain(title);

@@ -55,11 +55,28 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   index: ["app-server", "cli"],
 };
 
+/** Layers only the named layers may import. */
+const IMPORTED_ONLY_BY: Record<string, readonly string[]> = {
+  "app-server": ["app-server", "cli"],
+};
+
 describe("layers", () => {
   test("no module imports a layer above its own", () => {
     const offending = [...graph].flatMap(([file, imports]) =>
       imports
         .filter((target) => (FORBIDDEN[layer(file)] ?? []).includes(layer(target)))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  test("only the cli imports the app-server", () => {
+    const offending = [...graph].flatMap(([file, imports]) =>
+      imports
+        .filter((target) => {
+          const allowed = IMPORTED_ONLY_BY[layer(target)];
+          return allowed !== undefined && !allowed.includes(layer(file));
+        })
         .map((target) => `${file} -> ${target}`),
     );
     expect(offending).toEqual([]);

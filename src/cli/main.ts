@@ -37,6 +37,7 @@ import { CLI_VERSION } from "../version.js";
 import { runAppServer, type AppServerCommandOptions } from "./app-server.js";
 import { promptForApproval } from "./approval-prompt.js";
 import { createTextRenderer, useColor, type ColorChoice } from "./exec-text.js";
+import { DEFAULT_PS_TIMEOUT_MS, runPs } from "./ps.js";
 import { runPrompt, type PromptInput } from "./run-turn.js";
 
 type TurnOptions = {
@@ -329,12 +330,6 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
-  return parsed;
-}
-
 const resume = (session: string | undefined, last: boolean) => async (manager: ConversationManager, config: ConversationConfig) =>
   manager.resumeConversationFromRollout(config, await sessionToResume(config.home, session, last));
 
@@ -464,6 +459,17 @@ function printTable(header: string[], rows: string[][], withParent: boolean): vo
   }
 }
 
+program
+  .command("ps")
+  .description("list the running app-server hosts and their conversations (a tree per host)")
+  .option("--home <dir>", "llmx home the hosts run under (default: $LLMX_HOME or ~/.llmx)")
+  .option("--json", "print the hosts and their conversation trees as JSON")
+  .option("--timeout <ms>", "how long each host gets to answer", positiveInt, DEFAULT_PS_TIMEOUT_MS)
+  .action(async (options: { home?: string; json?: boolean; timeout: number }) => {
+    const home = options.home ? path.resolve(options.home) : defaultHome();
+    process.exitCode = await runPs({ home, json: options.json === true, timeoutMs: options.timeout }, process.stdout);
+  });
+
 type SandboxCommandOptions = {
   mode?: ConfigOverrides["sandboxMode"];
   addDir: string[];
@@ -542,12 +548,14 @@ program
   .command("app-server")
   .description(
     "serve Codex's app-server protocol (v2 JSON-RPC) to Codex clients: one JSON message per line on standard " +
-      "input/output; exits when standard input closes",
+      "input/output (exits when standard input closes), or WebSocket with --listen ws://HOST:PORT",
   )
   .option("--listen <url>", "stdio:// (default) or ws://HOST:PORT", "stdio://")
+  .option("--ws-auth <mode>", "WebSocket client authentication: capability-token (required off loopback)")
+  .option("--ws-token-file <path>", "file holding the capability token clients present as Authorization: Bearer")
   .option("--home <dir>", "llmx home holding config.toml and sessions/ (default: $LLMX_HOME or ~/.llmx)")
   .option("-c, --config <key=value>", "override a config.toml value for every thread (TOML syntax; repeatable)", collect, [])
-  .option("--max-conversations <n>", "live conversations at once, sub-agents included", positiveInt, 64)
+  .option("--max-conversations <n>", "live top-level conversations at once (sub-agents have their own limits)", positiveInt, 64)
   .action(async (options: AppServerCommandOptions) => {
     await runAppServer(options);
   });
