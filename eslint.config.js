@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       // The bench's model provider and the build scripts are plain JavaScript: linted outside the tsconfig.
-      parserOptions: { projectService: { allowDefaultProject: ["bench/lib/*.mjs", "scripts/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ["bench/lib/*.mjs", "workers/build/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",

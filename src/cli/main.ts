@@ -9,7 +9,6 @@ import { text } from "node:stream/consumers";
 import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ConversationManager,
-  DEFAULT_MAX_SUBAGENTS,
   ForkPointError,
   InvalidInputFileError,
   isUserMessage,
@@ -257,9 +256,8 @@ async function runConversation(
         final_output_json_schema: schema,
       };
     }
-    // One conversation, and room for the sub-agents its tree may run at once.
-    const maxConversations = 1 + (config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS);
-    const manager = new ConversationManager({ source: "exec", maxConversations, minThreads: 1 });
+    // One conversation; its sub-agents have their own limits (the config's maxSubagents).
+    const manager = new ConversationManager({ source: "exec", maxConversations: 1, minThreads: 1 });
     starting = true;
     const graceIfInterrupted = () => (interrupt.signal.aborted ? { timeoutMs: INTERRUPT_GRACE_MS } : {});
     try {

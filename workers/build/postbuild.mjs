@@ -1,5 +1,5 @@
 // After `tsc`: makes the CLI entry executable (its first line is the `#!/usr/bin/env node` shebang) and stamps
-// the build, so `npm start` can tell whether dist/ is up to date (scripts/build-if-stale.mjs).
+// the build, so `npm start` can tell whether dist/ is up to date (workers/build/build-if-stale.mjs).
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 const ENTRY = "dist/src/cli/main.js";
