@@ -58,6 +58,11 @@ export class InvalidOpError extends LlmxError {
   }
 }
 
+/** A message on a conversation's channel that fails its envelope check (a frame from a buggy or foreign peer). */
+export class BadFrameError extends LlmxError {
+  override readonly code = "bad_frame";
+}
+
 export class InvalidConfigError extends LlmxError {
   override readonly code = "invalid_config";
 }
@@ -415,6 +420,7 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     InternalAgentDiedError,
     WorkerCrashedError,
     InvalidOpError,
+    BadFrameError,
     InvalidConfigError,
     RolloutError,
     RolloutNotFoundError,

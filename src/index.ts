@@ -41,6 +41,7 @@ export type { ModelClient, ModelRequest, ModelStreamEvent, ToolSpec } from "./mo
 export { createOfflineModel } from "./model/offline.js";
 
 export {
+  BadFrameError,
   CapacityError,
   ConversationInUseError,
   ConversationNotFoundError,

@@ -34,10 +34,6 @@ export type SandboxPolicy = z.infer<typeof SandboxPolicy>;
 
 export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access";
 
-export function sandboxMode(policy: SandboxPolicy): SandboxMode | "external-sandbox" {
-  const tagged = policy as { mode?: SandboxMode; type?: SandboxMode | "external-sandbox" };
-  return tagged.mode ?? tagged.type ?? "read-only";
-}
 
 /**
  * config.toml's `[shell_environment_policy]`, resolved: which environment variables a command the model runs gets.

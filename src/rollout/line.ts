@@ -71,8 +71,4 @@ export function parseRolloutLine(text: string): ParsedRolloutLine {
     : { ok: true, item: decoded.item, ordinal, timestamp };
 }
 
-/** `{"timestamp","ordinal","type","payload"}` in that key order, newline terminated. */
-export function formatRolloutLine(item: RolloutItem, timestamp: Date, ordinal: number): string {
-  const type = item.type === "unknown" ? item.line_type : item.type;
-  return `${JSON.stringify({ timestamp: timestamp.toISOString(), ordinal, type, payload: item.payload })}\n`;
-}
+export { formatRolloutLine } from "./format.js";

@@ -16,7 +16,7 @@ import {
 import type { SupervisorLink } from "../delegate/child.js";
 import { deserializeError, errorEvent, serializeError, type SerializedError } from "../errors.js";
 import type { Submission } from "../protocol/index.js";
-import { pdeathsigHelper } from "../tools/index.js";
+import { pdeathsigHelper } from "../tools/pdeathsig.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { PortChildClient } from "./child-client.js";
 import { defaultSessionDeps, runSession, type SessionDeps, type SessionEnd, type SessionInit } from "./session.js";
