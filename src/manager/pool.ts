@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { ConversationTask } from "../session/worker-task.js";
+import { pdeathsigHelper } from "../tools/pdeathsig.js";
 import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
 
 export type PoolOptions = {
@@ -42,6 +43,8 @@ export class WorkerThreads implements WorkerRuntime {
       // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
       atomics: "disabled",
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      // Probed once here (a synchronous spawn, once per process) instead of once in every thread.
+      workerData: { setpriv: pdeathsigHelper() ?? null },
     });
     // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
     // with it: the tasks it held are rejected and their conversations reported failed.
