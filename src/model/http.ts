@@ -1,6 +1,6 @@
 // HTTP plumbing shared by the wire APIs: request headers (API key), classifying a failed answer into a typed
 // error or a retry, Retry-After, and the backoff schedule.
-import { z } from "zod";
+import * as z from "zod";
 import {
   MissingApiKeyError,
   ModelAuthError,

@@ -1,7 +1,7 @@
 // The event queue (reference section 2): `{id, msg}` where `msg` is internally tagged by `type`.
 // Known events are a closed union; events of types this port does not know (newer Codex) are kept as
 // `UnknownEventMsg` where they are read from files, never produced by a session.
-import { z } from "zod";
+import * as z from "zod";
 import type { UserInput } from "./items.js";
 import { ResponseItem } from "./items.js";
 import type { ReviewDecision } from "./policies.js";

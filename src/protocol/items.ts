@@ -1,6 +1,6 @@
 // Conversation items: what the user sends (UserInput) and what history holds (ResponseItem, section 4).
 // Items are loose objects so that fields written by newer Codex (ids, metadata) survive a round trip.
-import { z } from "zod";
+import * as z from "zod";
 
 export const UserInput = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text"), text: z.string() }),

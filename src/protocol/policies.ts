@@ -1,5 +1,5 @@
 // Turn-policy enums with Codex's exact JSON spellings (reference section 3).
-import { z } from "zod";
+import * as z from "zod";
 
 export const AskForApproval = z.enum(["untrusted", "on-failure", "on-request", "never"]);
 export type AskForApproval = z.infer<typeof AskForApproval>;

@@ -1,5 +1,5 @@
 // One rollout line, decoded at the file boundary and encoded for the writer (reference sections 5.2 and 11).
-import { z } from "zod";
+import * as z from "zod";
 import { parseResponseItem } from "../protocol/items.js";
 import { KNOWN_EVENT_TYPES, KnownEventMsg, type UnknownEventMsg } from "../protocol/events.js";
 import { CompactedItem, type RolloutItem, SessionMeta, TurnContextItem } from "../protocol/rollout.js";
