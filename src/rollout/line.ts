@@ -1,4 +1,4 @@
-// One rollout line, decoded at the file boundary and encoded for the writer (reference sections 5.2 and 11).
+// One rollout line, decoded at the file boundary (reference sections 5.2 and 11); format.ts encodes for the writer.
 import * as z from "zod";
 import { parseResponseItem } from "../protocol/items.js";
 import { KNOWN_EVENT_TYPES, KnownEventMsg, type UnknownEventMsg } from "../protocol/events.js";
@@ -70,5 +70,3 @@ export function parseRolloutLine(text: string): ParsedRolloutLine {
     ? { ok: true, item: decoded.item, timestamp }
     : { ok: true, item: decoded.item, ordinal, timestamp };
 }
-
-export { formatRolloutLine } from "./format.js";
