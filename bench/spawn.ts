@@ -1,12 +1,20 @@
 // Spawn: newConversation until its session_configured, with a warm pool (threads started and their modules
 // loaded before the clock starts) and a cold one (every conversation starts a thread), one after another and
-// 100 at once. Usage: tsx bench/spawn.ts [--quick] [--runs N]
+// 100 at once. First, the start cost of one conversation per thread against the floor, in the same run: a bare
+// worker thread answering "ready" beside a cold conversation start (fresh manager, fresh thread), their ratio,
+// RSS per idle conversation, and CPU seconds per conversation (spawn + one shell-tool turn, mock model).
+// Usage: tsx bench/spawn.ts [--quick] [--runs N] [--only start] [--limits young,old,code,stack]
 import "./lib/launch.js";
-import { ConversationManager, createConfig } from "../src/index.js";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { Worker, type ResourceLimits } from "node:worker_threads";
+import { ConversationManager, createConfig, type Conversation } from "../src/index.js";
 import { tempDir } from "./lib/home.js";
-import { benchArgs, ms, num, printMachine, printTable, summarize } from "./lib/stats.js";
+import { startModelServerProcess } from "./lib/model-server.js";
+import { currentRss } from "./lib/proc.js";
+import { benchArgs, mib, ms, num, printMachine, printTable, settle, summarize } from "./lib/stats.js";
 
-const args = benchArgs();
+const args = benchArgs(["only", "limits"]);
 const sequential = args.quick ? 2 : 30;
 const burst = args.quick ? 4 : 100;
 const runs = args.runs(args.quick ? 1 : 3);
@@ -53,29 +61,159 @@ const scenarios: Scenario[] = [
   { name: `dense (${burst}/thread, warm), ${burst} at once`, count: burst, atOnce: true, warm: true, perThread: burst },
 ];
 
-printMachine("spawn");
-const rows: string[][] = [];
-for (const scenario of scenarios) {
-  const latencies: number[] = [];
-  const walls: number[] = [];
-  const failures: string[] = [];
-  for (let run = 0; run < runs; run++) {
-    const perThread = scenario.perThread ?? 1;
-    const threads = Math.ceil(scenario.count / perThread);
-    const manager = new ConversationManager({
-      maxConversations: scenario.count,
-      conversationsPerThread: perThread,
-      minThreads: scenario.warm ? threads : 0,
+/** `--limits 4,16,0,2`: young, old, code range, stack (MB; 0 leaves one at Node's default). */
+function limitsArg(): ResourceLimits | undefined {
+  const spec = args.get("limits");
+  if (spec === undefined) return undefined;
+  const [young, old, code, stack] = spec.split(",").map(Number);
+  const limits: ResourceLimits = {};
+  if (young) limits.maxYoungGenerationSizeMb = young;
+  if (old) limits.maxOldGenerationSizeMb = old;
+  if (code) limits.codeRangeSizeMb = code;
+  if (stack) limits.stackSizeMb = stack;
+  return limits;
+}
+const resourceLimits = limitsArg();
+const withLimits = resourceLimits ? { resourceLimits } : {};
+
+const bareWorkerFile = path.join(home, "bare.worker.cjs");
+writeFileSync(bareWorkerFile, `require("node:worker_threads").parentPort.postMessage("ready");\n`);
+
+/** The floor: a thread that does nothing but say it runs. Time from `new Worker` to its message. */
+function bareWorkerStart(): Promise<number> {
+  const t0 = performance.now();
+  const worker = new Worker(bareWorkerFile, withLimits);
+  return new Promise((resolve, reject) => {
+    worker.once("error", reject);
+    worker.once("message", () => {
+      const elapsed = performance.now() - t0;
+      void worker.terminate().then(() => resolve(elapsed));
     });
-    if (scenario.warm) await warmUp(manager, scenario.count);
-    const sample = await measure(manager, scenario.count, scenario.atOnce);
-    latencies.push(...sample.latencies);
-    walls.push(sample.wall);
-    failures.push(...sample.failures);
+  });
+}
+
+/** A cold conversation: a fresh manager with no thread started, newConversation until session_configured. */
+async function coldConversationStart(): Promise<number> {
+  const manager = new ConversationManager({ maxConversations: 1, minThreads: 0, ...withLimits });
+  try {
+    const t0 = performance.now();
+    await manager.newConversation(config);
+    return performance.now() - t0;
+  } finally {
     await manager.shutdown();
   }
-  const s = summarize(latencies);
-  rows.push([scenario.name, String(s.n), ms(s.p50), ms(s.p99), `${num(s.min)}..${num(s.max)} ms`, ms(summarize(walls).median), String(failures.length)]);
-  for (const failure of new Set(failures)) console.log(`FAILED spawn (${scenario.name}): ${failure}`);
 }
-printTable(`spawn: newConversation -> session_configured (${runs} runs pooled)`, ["scenario", "n", "p50", "p99", "min..max", "wall (median run)", "failed"], rows);
+
+/** Bare worker and cold conversation starts, alternated so both see the same load. */
+async function startCost(samples: number): Promise<{ bare: number; cold: number }> {
+  const bare: number[] = [];
+  const cold: number[] = [];
+  await bareWorkerStart(); // first-thread costs of the process itself
+  for (let i = 0; i < samples; i++) {
+    bare.push(await bareWorkerStart());
+    cold.push(await coldConversationStart());
+  }
+  return { bare: summarize(bare).median, cold: summarize(cold).median };
+}
+
+/** N idle conversations, each in its own thread: process RSS delta / N. */
+async function idleRss(n: number): Promise<number> {
+  const manager = new ConversationManager({ maxConversations: n, minThreads: 0, ...withLimits });
+  await settle();
+  const before = currentRss();
+  for (let i = 0; i < n; i++) await manager.newConversation(config);
+  await settle(1_000);
+  const after = currentRss();
+  await manager.shutdown();
+  return (after - before) / n;
+}
+
+async function turn(conversation: Conversation): Promise<boolean> {
+  const id = await conversation.submit({ type: "user_input", items: [{ type: "text", text: "RUNSHELL: echo hi" }] });
+  for (;;) {
+    const { id: eventId, msg } = await conversation.nextEvent();
+    if (eventId === id && (msg.type === "task_complete" || msg.type === "turn_aborted")) return msg.type === "task_complete";
+  }
+}
+
+/** CPU seconds of the whole process (all threads) per conversation: spawn + one shell-tool turn, each on a new thread. */
+async function cpuPerConversation(n: number, url: string): Promise<{ cpu: number; ok: number }> {
+  const turnConfig = createConfig({
+    home,
+    cwd: home,
+    model: "mock-model",
+    modelProvider: "mock",
+    provider: { id: "mock", name: "Mock", baseUrl: url, wireApi: "responses", requestMaxRetries: 2, streamMaxRetries: 2, streamIdleTimeoutMs: 60_000 },
+    approvalPolicy: "never",
+    sandboxPolicy: { mode: "danger-full-access" },
+  });
+  const manager = new ConversationManager({ maxConversations: n, minThreads: 0, ...withLimits });
+  await settle();
+  const before = process.cpuUsage();
+  let ok = 0;
+  // Earlier conversations stay open, so every one starts its own thread.
+  for (let i = 0; i < n; i++) {
+    const { conversation } = await manager.newConversation(turnConfig);
+    if (await turn(conversation)) ok++;
+  }
+  const used = process.cpuUsage(before);
+  await manager.shutdown();
+  return { cpu: (used.user + used.system) / 1e6 / n, ok };
+}
+
+async function startCostTable(): Promise<void> {
+  const samples = args.quick ? 3 : 7;
+  const idle = args.quick ? 4 : 20;
+  const turns = args.quick ? 3 : 10;
+  const server = await startModelServerProcess();
+  const rows: string[][] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const { bare, cold } = await startCost(samples);
+      const rss = await idleRss(idle);
+      const { cpu, ok } = await cpuPerConversation(turns, server.url);
+      rows.push([String(run + 1), ms(bare), ms(cold), `${num(cold / bare)}x`, mib(rss), `${num(cpu)} s (${ok}/${turns} ok)`]);
+    }
+  } finally {
+    server.close();
+  }
+  printTable(
+    `start cost, one conversation per thread (median of ${samples} cold starts; RSS over ${idle} idle; CPU over ${turns} spawn+turn)` +
+      (resourceLimits ? `, resourceLimits ${JSON.stringify(resourceLimits)}` : ""),
+    ["run", "bare worker", "cold conversation", "ratio", "RSS / idle conversation", "CPU / conversation"],
+    rows,
+  );
+}
+
+printMachine("spawn");
+await startCostTable();
+if (args.get("only") !== "start") await scenariosTable();
+
+async function scenariosTable(): Promise<void> {
+  const rows: string[][] = [];
+  for (const scenario of scenarios) {
+    const latencies: number[] = [];
+    const walls: number[] = [];
+    const failures: string[] = [];
+    for (let run = 0; run < runs; run++) {
+      const perThread = scenario.perThread ?? 1;
+      const threads = Math.ceil(scenario.count / perThread);
+      const manager = new ConversationManager({
+        maxConversations: scenario.count,
+        conversationsPerThread: perThread,
+        minThreads: scenario.warm ? threads : 0,
+        ...withLimits,
+      });
+      if (scenario.warm) await warmUp(manager, scenario.count);
+      const sample = await measure(manager, scenario.count, scenario.atOnce);
+      latencies.push(...sample.latencies);
+      walls.push(sample.wall);
+      failures.push(...sample.failures);
+      await manager.shutdown();
+    }
+    const s = summarize(latencies);
+    rows.push([scenario.name, String(s.n), ms(s.p50), ms(s.p99), `${num(s.min)}..${num(s.max)} ms`, ms(summarize(walls).median), String(failures.length)]);
+    for (const failure of new Set(failures)) console.log(`FAILED spawn (${scenario.name}): ${failure}`);
+  }
+  printTable(`spawn: newConversation -> session_configured (${runs} runs pooled)`, ["scenario", "n", "p50", "p99", "min..max", "wall (median run)", "failed"], rows);
+}

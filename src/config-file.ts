@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { z } from "zod";
+import * as z from "zod";
 import {
   createConfig,
   defaultHome,

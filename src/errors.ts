@@ -58,6 +58,11 @@ export class InvalidOpError extends LlmxError {
   }
 }
 
+/** A message on a conversation's channel that fails its envelope check (a frame from a buggy or foreign peer). */
+export class BadFrameError extends LlmxError {
+  override readonly code = "bad_frame";
+}
+
 export class InvalidConfigError extends LlmxError {
   override readonly code = "invalid_config";
   /** The config field at fault (`approvalPolicy`, `sandboxPolicy.mode`, ...), when one is. */
@@ -555,6 +560,7 @@ const ERROR_CLASSES = new Map<string, abstract new (...args: never[]) => LlmxErr
     InternalAgentDiedError,
     WorkerCrashedError,
     InvalidOpError,
+    BadFrameError,
     InvalidConfigError,
     InvalidInputFileError,
     ForkPointError,

@@ -46,6 +46,7 @@ export { createOfflineModel } from "./model/offline.js";
 export {
   AbortError,
   AppServerRequestError,
+  BadFrameError,
   CapacityError,
   ControlSocketError,
   ConversationInUseError,

@@ -5,12 +5,14 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createFramedPort,
+  decodeFromWorker,
   decodeToWorker,
   type FramedPort,
   type FromWorker,
   type ToWorker,
 } from "../src/channel/index.js";
 import {
+  BadFrameError,
   InternalAgentDiedError,
   InvalidOpError,
   RolloutError,
@@ -202,6 +204,63 @@ describe("framed channel", () => {
     await inbox.closed();
 
     expect(inbox.log).toEqual(["message 1", "message 2", "close"]);
+  });
+});
+
+describe("message envelopes (checked by hand, so that a worker loads no schema library to start)", () => {
+  const error = serializeError(new RolloutError("/x", "disk full"));
+
+  it("passes every well-formed supervision message in each direction through unchanged", () => {
+    const { port1 } = messageChannel();
+    const toWorker: ToWorker[] = [
+      { type: "llmx/submission", submission: { id: "1", op: { type: "interrupt" } } },
+      { type: "llmx/shutdown" },
+      { type: "llmx/child-spawned", requestId: 0, conversationId: "c", rolloutPath: "/r", port: port1 },
+      { type: "llmx/child-spawn-failed", requestId: 1, error },
+      { type: "llmx/child-ended", conversationId: "c" },
+      { type: "llmx/child-ended", conversationId: "c", error },
+      { type: "llmx/child-restarted", conversationId: "c", port: port1, reason: "hung", restarts: 2 },
+      { type: "llmx/ping", seq: 7 },
+    ];
+    for (const message of toWorker) expect(decodeToWorker(message)).toBe(message);
+    const fromWorker: FromWorker[] = [
+      { type: "llmx/ready", threadId: 3 },
+      { type: "llmx/ready" },
+      { type: "llmx/event", event: { id: "", msg: { type: "shutdown_complete" } } },
+      { type: "llmx/credit", count: 1 },
+      { type: "llmx/fatal", error },
+      { type: "llmx/configured" },
+      { type: "llmx/spawn-child", requestId: 0, request: { kind: "review" } },
+      { type: "llmx/stop-child", conversationId: "c" },
+      { type: "llmx/process-group", pid: 42, running: false },
+      { type: "llmx/pong", seq: 7 },
+    ];
+    for (const message of fromWorker) expect(decodeFromWorker(message)).toBe(message);
+  });
+
+  it.each([
+    ["not an object", 42],
+    ["no type", { seq: 1 }],
+    ["an unknown type", { type: "llmx/reboot" }],
+    ["a type that only the worker sends", { type: "llmx/pong", seq: 1 }],
+    ["a submission without an op type", { type: "llmx/submission", submission: { id: "1", op: {} } }],
+    ["a ping without its seq", { type: "llmx/ping" }],
+    ["a child port that is not a port", { type: "llmx/child-spawned", requestId: 0, conversationId: "c", rolloutPath: "/r", port: {} }],
+    ["an unknown restart reason", { type: "llmx/child-restarted", conversationId: "c", port: null, reason: "bored", restarts: 0 }],
+    ["a spawn failure whose error is not a serialized error", { type: "llmx/child-spawn-failed", requestId: 0, error: "boom" }],
+  ])("rejects a message to a worker that is %s with BadFrameError", (_, message) => {
+    expect(() => decodeToWorker(message)).toThrow(BadFrameError);
+  });
+
+  it.each([
+    ["an event without an id", { type: "llmx/event", event: { msg: { type: "x" } } }],
+    ["a credit of zero", { type: "llmx/credit", count: 0 }],
+    ["a fractional thread id", { type: "llmx/ready", threadId: 1.5 }],
+    ["a sub-agent of an unknown kind", { type: "llmx/spawn-child", requestId: 0, request: { kind: "other" } }],
+    ["a process group without its state", { type: "llmx/process-group", pid: 42 }],
+    ["a type that only the supervisor sends", { type: "llmx/shutdown" }],
+  ])("rejects a message from a worker that is %s with BadFrameError", (_, message) => {
+    expect(() => decodeFromWorker(message)).toThrow(BadFrameError);
   });
 });
 

@@ -1,10 +1,9 @@
 // The messages that cross between the supervisor and a conversation's worker, typed per direction.
 // Internal messages carry an `llmx/` prefix so they can never be mistaken for protocol events.
-import { z } from "zod";
 import { MessagePort } from "node:worker_threads";
 import type { ConversationConfig } from "../config.js";
 import type { Event, InitialHistory, Submission } from "../protocol/index.js";
-import type { SerializedError } from "../errors.js";
+import { BadFrameError, type SerializedError } from "../errors.js";
 
 /** What a child changes from its parent's configuration. */
 export type ChildOverrides = Partial<
@@ -94,50 +93,68 @@ export type FromWorker =
   | { type: "llmx/watched-event"; event: Event };
 
 // Envelope checks only: events and submissions are produced by our own typed code on the other side, and a
-// full schema pass per message would cost more than the channel itself (1M+ messages/s).
-const SerializedErrorSchema = z.looseObject({ name: z.string(), code: z.string(), message: z.string() });
-const EventEnvelope = z.object({ id: z.string(), msg: z.looseObject({ type: z.string() }) });
-const FromWorkerSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("llmx/ready"), threadId: z.number().int().optional() }),
-  z.object({ type: z.literal("llmx/event"), event: EventEnvelope }),
-  z.object({ type: z.literal("llmx/credit"), count: z.number().int().positive() }),
-  z.object({ type: z.literal("llmx/fatal"), error: SerializedErrorSchema }),
-  z.object({ type: z.literal("llmx/configured") }),
-  z.object({
-    type: z.literal("llmx/spawn-child"),
-    requestId: z.number().int(),
-    request: z.looseObject({ kind: z.enum(["thread_spawn", "review", "compact"]) }),
-  }),
-  z.object({ type: z.literal("llmx/stop-child"), conversationId: z.string() }),
-  z.object({ type: z.literal("llmx/process-group"), pid: z.number().int().positive(), running: z.boolean() }),
-  z.object({ type: z.literal("llmx/pong"), seq: z.number().int() }),
-  z.object({ type: z.literal("llmx/watched-event"), event: EventEnvelope }),
-]);
+// full schema pass per message would cost more than the channel itself (1M+ messages/s). The checks are written
+// by hand: a worker decodes with them, and must not load a schema library to start.
 
-const SubmissionEnvelope = z.object({ id: z.string(), op: z.looseObject({ type: z.string() }) });
-const ToWorkerSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("llmx/submission"), submission: SubmissionEnvelope }),
-  z.object({ type: z.literal("llmx/shutdown") }),
-  z.object({
-    type: z.literal("llmx/child-spawned"),
-    requestId: z.number().int(),
-    conversationId: z.string(),
-    rolloutPath: z.string(),
-    port: z.custom<MessagePort>((value) => value instanceof MessagePort),
-  }),
-  z.object({ type: z.literal("llmx/child-spawn-failed"), requestId: z.number().int(), error: SerializedErrorSchema }),
-  z.object({ type: z.literal("llmx/child-ended"), conversationId: z.string(), error: SerializedErrorSchema.optional() }),
-  z.object({ type: z.literal("llmx/ping"), seq: z.number().int() }),
-  z.object({ type: z.literal("llmx/event-credit"), count: z.number().int().positive() }),
-  z.object({ type: z.literal("llmx/watch"), on: z.boolean() }),
-  z.object({
-    type: z.literal("llmx/child-restarted"),
-    conversationId: z.string(),
-    port: z.custom<MessagePort>((value) => value instanceof MessagePort),
-    reason: z.enum(["threw", "exited", "out_of_memory", "hung", "killed"]),
-    restarts: z.number().int(),
-  }),
-]);
+type Fields = Record<string, unknown>;
+type Check = (value: unknown) => boolean;
+
+const isObject = (value: unknown): value is Fields => typeof value === "object" && value !== null && !Array.isArray(value);
+const isString: Check = (value) => typeof value === "string";
+const isInt: Check = (value) => Number.isInteger(value);
+const isPositiveInt: Check = (value) => Number.isInteger(value) && (value as number) > 0;
+const isBoolean: Check = (value) => typeof value === "boolean";
+const isPort: Check = (value) => value instanceof MessagePort;
+const optional = (check: Check): Check => (value) => value === undefined || check(value);
+const oneOf = (...values: readonly string[]): Check => (value) => typeof value === "string" && values.includes(value);
+const withStringType: Check = (value) => isObject(value) && typeof value.type === "string";
+const isSerializedError: Check = (value) =>
+  isObject(value) && isString(value.name) && isString(value.code) && isString(value.message);
+const isEvent: Check = (value) => isObject(value) && isString(value.id) && withStringType(value.msg);
+const isSubmission: Check = (value) => isObject(value) && isString(value.id) && withStringType(value.op);
+
+const FROM_WORKER: Record<FromWorker["type"], Record<string, Check>> = {
+  "llmx/ready": { threadId: optional(isInt) },
+  "llmx/event": { event: isEvent },
+  "llmx/credit": { count: isPositiveInt },
+  "llmx/fatal": { error: isSerializedError },
+  "llmx/configured": {},
+  "llmx/spawn-child": {
+    requestId: isInt,
+    request: (value) => isObject(value) && oneOf("thread_spawn", "review", "compact")(value.kind),
+  },
+  "llmx/stop-child": { conversationId: isString },
+  "llmx/process-group": { pid: isPositiveInt, running: isBoolean },
+  "llmx/pong": { seq: isInt },
+  "llmx/watched-event": { event: isEvent },
+};
+
+const TO_WORKER: Record<ToWorker["type"], Record<string, Check>> = {
+  "llmx/submission": { submission: isSubmission },
+  "llmx/shutdown": {},
+  "llmx/child-spawned": { requestId: isInt, conversationId: isString, rolloutPath: isString, port: isPort },
+  "llmx/child-spawn-failed": { requestId: isInt, error: isSerializedError },
+  "llmx/child-ended": { conversationId: isString, error: optional(isSerializedError) },
+  "llmx/ping": { seq: isInt },
+  "llmx/event-credit": { count: isPositiveInt },
+  "llmx/watch": { on: isBoolean },
+  "llmx/child-restarted": {
+    conversationId: isString,
+    port: isPort,
+    reason: oneOf("threw", "exited", "out_of_memory", "hung", "killed"),
+    restarts: isInt,
+  },
+};
+
+function checkEnvelope<T>(value: unknown, shapes: Record<string, Record<string, Check>>, direction: string): T {
+  if (!isObject(value) || typeof value.type !== "string") throw new BadFrameError(`${direction} message without a string type`);
+  const shape = Object.hasOwn(shapes, value.type) ? shapes[value.type] : undefined;
+  if (shape === undefined) throw new BadFrameError(`unknown ${direction} message type ${JSON.stringify(value.type)}`);
+  for (const [field, check] of Object.entries(shape)) {
+    if (!check(value[field])) throw new BadFrameError(`${value.type}: invalid or missing field \`${field}\``);
+  }
+  return value as T;
+}
 
 export function decodeFromWorker(value: unknown): FromWorker {
   const tagged = value as { type?: unknown; event?: { id?: unknown; msg?: { type?: unknown } } } | null;
@@ -151,12 +168,12 @@ export function decodeFromWorker(value: unknown): FromWorker {
   ) {
     return value as FromWorker;
   }
-  return FromWorkerSchema.parse(value) as FromWorker;
+  return checkEnvelope<FromWorker>(value, FROM_WORKER, "worker");
 }
 
 export function decodeToWorker(value: unknown): ToWorker {
   const tagged = value as { type?: unknown; submission?: { id?: unknown; op?: { type?: unknown } } } | null;
-  // Fast path for submissions; the session validates each op against the Op schema when it takes it.
+  // Fast path for submissions. Ops are validated where they enter from a client (Conversation.submit).
   if (
     tagged !== null &&
     typeof tagged === "object" &&
@@ -166,5 +183,5 @@ export function decodeToWorker(value: unknown): ToWorker {
   ) {
     return value as ToWorker;
   }
-  return ToWorkerSchema.parse(value) as ToWorker;
+  return checkEnvelope<ToWorker>(value, TO_WORKER, "supervisor");
 }

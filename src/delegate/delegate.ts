@@ -5,7 +5,8 @@
 // (nothing runs where the top-level client cannot see it); cancelling this conversation's turn cancels the child.
 import type { ChildOverrides, ChildSpawnRequest } from "../channel/messages.js";
 import { SessionConfiguredNotFirstEventError } from "../errors.js";
-import { isSessionConfiguredFirst, type Event, type EventMsg, type EventMsgOf, type ReviewDecision, type UserInput } from "../protocol/index.js";
+import type { Event, EventMsg, EventMsgOf, ReviewDecision, UserInput } from "../protocol/index.js";
+import { isSessionConfiguredFirst } from "../protocol/plain.js";
 import { type Clock, withDeadline } from "../util/clock.js";
 import type { ChildClient, SupervisorLink } from "./child.js";
 

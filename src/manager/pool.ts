@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { MessagePort, ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { ConversationTask } from "../session/worker-task.js";
+import { pdeathsigHelper } from "../tools/pdeathsig.js";
 import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
 
 export type PoolOptions = {
@@ -19,7 +20,10 @@ export type PoolOptions = {
   maxThreads: number;
   /** Conversations sharing one thread (dense mode). 1 isolates every conversation in its own thread. */
   conversationsPerThread: number;
-  /** Heap limits per thread: a conversation that exceeds them fails alone instead of taking the process. */
+  /**
+   * Heap limits per thread: a conversation that exceeds them fails alone instead of taking the process. Default
+   * with one conversation per thread: {@link DEFAULT_RESOURCE_LIMITS}; in dense mode, V8's defaults.
+   */
   resourceLimits?: ResourceLimits;
   idleTimeoutMs?: number;
   /** A worker failed outside a task. Ignored by default; the affected conversations fail on their own. */
@@ -50,6 +54,14 @@ function packingBalancer(maximumUsage: number): LoadBalancer {
   };
 }
 
+/**
+ * A thread that holds one conversation may grow its old generation to 512 MiB (V8's default here is ~4 GiB per
+ * thread): ample for a long conversation's history, and a runaway one fails alone long before it takes the
+ * machine. The young generation, code range and stack stay at V8's defaults: smaller ones changed neither the
+ * RSS of an idle conversation nor its start (DESIGN.md, "A worker's start").
+ */
+export const DEFAULT_RESOURCE_LIMITS: Readonly<ResourceLimits> = { maxOldGenerationSizeMb: 512 };
+
 export class WorkerThreads implements WorkerRuntime {
   private readonly pool: Piscina;
   private readonly facts = new Map<number, ThreadFacts>();
@@ -78,7 +90,9 @@ export class WorkerThreads implements WorkerRuntime {
       idleTimeout: options.idleTimeoutMs ?? 30_000,
       // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
       atomics: "disabled",
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      ...resourceLimitsFor(options),
+      // Probed once here (a synchronous spawn, once per process) instead of once in every thread.
+      workerData: { setpriv: pdeathsigHelper() ?? null },
     });
     // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
     // with it: the tasks it held are rejected and their conversations reported failed.
@@ -175,6 +189,11 @@ export class WorkerThreads implements WorkerRuntime {
   private thread(threadId: number): Worker | undefined {
     return this.pool.threads.find((worker) => worker.threadId === threadId);
   }
+}
+
+function resourceLimitsFor(options: PoolOptions): { resourceLimits?: ResourceLimits } {
+  if (options.resourceLimits) return { resourceLimits: options.resourceLimits };
+  return options.conversationsPerThread === 1 ? { resourceLimits: { ...DEFAULT_RESOURCE_LIMITS } } : {};
 }
 
 /**

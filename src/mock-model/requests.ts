@@ -1,6 +1,6 @@
 // What the mock model reads from a request: the model name, the last user message and a trailing tool output.
 // Both wire APIs reduce to the same `MockTurn`, so the reply rules are written once.
-import { z } from "zod";
+import * as z from "zod";
 
 export type MockTurn = {
   model: string;

@@ -2,7 +2,7 @@
 // answers by fixed rules (see replies.ts), records every POST, and injects faults on demand.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { z } from "zod";
+import * as z from "zod";
 import { chatFrames } from "./chat-sse.js";
 import {
   decideReply,

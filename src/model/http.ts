@@ -1,6 +1,6 @@
 // HTTP plumbing shared by the wire APIs: request headers (API key), classifying a failed answer into a typed
 // error or a retry, Retry-After, and the backoff schedule.
-import { z } from "zod";
+import * as z from "zod";
 import {
   MissingApiKeyError,
   ModelAuthError,
@@ -8,12 +8,14 @@ import {
   ModelNotFoundError,
   ModelRequestError,
 } from "../errors.js";
+import type { HttpFetch, HttpResponse } from "./node-http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
 
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
 export type HttpClientOptions = {
-  fetch?: typeof fetch;
+  /** The request function; node:http(s) with a keep-alive agent per thread by default (see node-http.ts). */
+  fetch?: HttpFetch;
   env?: NodeJS.ProcessEnv;
   /** Waits between retries; must reject promptly (with the signal's reason) when `signal` aborts. */
   sleep?: Sleep;
@@ -62,7 +64,7 @@ const ErrorBody = z.looseObject({
 });
 
 export async function classifyHttpFailure(
-  response: Response,
+  response: HttpResponse,
   info: ModelProviderInfo,
   model: string,
   keySent: boolean,
@@ -83,7 +85,7 @@ export async function classifyHttpFailure(
   return { retry: false, error: new ModelRequestError(info.name, status, message) };
 }
 
-function serverError(text: string, response: Response): { message: string; code: string | undefined } {
+function serverError(text: string, response: HttpResponse): { message: string; code: string | undefined } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -98,7 +100,7 @@ function serverError(text: string, response: Response): { message: string; code:
 }
 
 /** `retry-after-ms`, else `retry-after` in seconds; HTTP-date values are ignored (no clock here). */
-export function retryAfterMs(headers: Headers): number | undefined {
+export function retryAfterMs(headers: HttpResponse["headers"]): number | undefined {
   const ms = Number(headers.get("retry-after-ms") ?? NaN);
   if (Number.isFinite(ms) && ms >= 0) return ms;
   const seconds = Number(headers.get("retry-after") ?? NaN);

@@ -3,9 +3,9 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import type { ConversationConfig } from "../config.js";
 import { InvalidConfigError } from "../errors.js";
-import { createChatClient } from "./chat.js";
+import { knownContextWindow } from "./context-window.js";
 import { createOfflineModel, type OfflineModelOptions } from "./offline.js";
-import { createResponsesClient } from "./responses.js";
+import type { ModelProviderInfo } from "./provider-info.js";
 import type { ModelClient } from "./types.js";
 
 type ProviderModule = { createModelClient(config: ConversationConfig): ModelClient | Promise<ModelClient> };
@@ -28,5 +28,24 @@ export async function createModelClient(config: ConversationConfig): Promise<Mod
   if (provider === undefined) {
     throw new InvalidConfigError(`model provider "${config.modelProvider}" has no connection settings (see loadConfig)`);
   }
-  return provider.wireApi === "chat" ? createChatClient(provider) : createResponsesClient(provider);
+  return lazyWireClient(provider);
+}
+
+/**
+ * A Responses or Chat client whose module (HTTP, SSE decoding, response schemas) is loaded on the first request,
+ * so that a conversation that only starts pays for none of it. Creating the real client reads nothing and
+ * cannot fail, so nothing that used to fail at start fails later instead.
+ */
+function lazyWireClient(provider: ModelProviderInfo): ModelClient {
+  let client: Promise<ModelClient> | undefined;
+  const load = async (): Promise<ModelClient> =>
+    provider.wireApi === "chat"
+      ? (await import("./chat.js")).createChatClient(provider)
+      : (await import("./responses.js")).createResponsesClient(provider);
+  return {
+    contextWindow: knownContextWindow,
+    async *stream(request, signal) {
+      yield* (await (client ??= load())).stream(request, signal);
+    },
+  };
 }

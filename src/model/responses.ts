@@ -1,14 +1,15 @@
 // The OpenAI Responses API client (`wire_api = "responses"`): builds the request as Codex does and maps the
 // `response.*` SSE events onto ModelStreamEvents.
 import type { EventSourceMessage } from "eventsource-parser/stream";
-import { z } from "zod";
+import * as z from "zod";
 import {
   ModelResponseFailedError,
   ModelResponseIncompleteError,
   ModelStreamError,
   StreamInterruptedError,
 } from "../errors.js";
-import { parseResponseItem, type ResponseItem, type TokenUsage } from "../protocol/index.js";
+import type { TokenUsage } from "../protocol/events.js";
+import { parseResponseItem, type ResponseItem } from "../protocol/items.js";
 import type { HttpClientOptions } from "./http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
 import type { ModelClient, ModelRequest, ModelStreamEvent } from "./types.js";

@@ -4,6 +4,7 @@
 import type { EventSourceMessage } from "eventsource-parser/stream";
 import { ModelStreamError, StreamInterruptedError } from "../errors.js";
 import { backoffMs, classifyHttpFailure, type Sleep } from "./http.js";
+import type { HttpFetch, HttpResponse } from "./node-http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
 import { readSse } from "./sse.js";
 import type { ModelStreamEvent } from "./types.js";
@@ -14,7 +15,7 @@ export type StreamAttempt = {
   url: string;
   headers: Record<string, string>;
   body: string;
-  fetch: typeof fetch;
+  fetch: HttpFetch;
   sleep: Sleep;
   /**
    * Turns one attempt's SSE messages into events. It must return only once the response is complete and throw
@@ -80,7 +81,7 @@ async function connect(
     ms,
   );
   try {
-    let response: Response;
+    let response: HttpResponse;
     try {
       response = await attempt.fetch(attempt.url, {
         method: "POST",

@@ -3,6 +3,7 @@
 import type { EventSourceMessage } from "eventsource-parser/stream";
 import { knownContextWindow } from "./context-window.js";
 import { type HttpClientOptions, realSleep, requestHeaders } from "./http.js";
+import { nodeFetch } from "./node-http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
 import { streamWithRetries } from "./retry.js";
 import type { ModelClient, ModelRequest, ModelStreamEvent } from "./types.js";
@@ -27,7 +28,7 @@ export function createWireClient(info: ModelProviderInfo, options: HttpClientOpt
         url,
         headers: requestHeaders(info, env),
         body: JSON.stringify(wire.body(request)),
-        fetch: options.fetch ?? fetch,
+        fetch: options.fetch ?? nodeFetch,
         sleep: options.sleep ?? realSleep,
         decode: (messages: AsyncIterable<EventSourceMessage>) => wire.decode(messages),
       };

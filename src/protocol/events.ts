@@ -1,7 +1,7 @@
 // The event queue (reference section 2): `{id, msg}` where `msg` is internally tagged by `type`.
 // Known events are a closed union; events of types this port does not know (newer Codex) are kept as
 // `UnknownEventMsg` where they are read from files, never produced by a session.
-import { z } from "zod";
+import * as z from "zod";
 import type { UserInput } from "./items.js";
 import { ResponseItem } from "./items.js";
 import type { ReviewDecision } from "./policies.js";
@@ -141,13 +141,5 @@ export const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(KnownEventMsg.opti
 
 export type Event = { id: string; msg: EventMsg };
 
-/** The id carried by every event emitted while a session is being constructed. */
-export const INITIAL_SUBMIT_ID = "";
-
 /** Decision type re-exported for approval events, kept here so event consumers need one import. */
 export type { ReviewDecision };
-
-/** Codex's rule for a new session: its first event is `session_configured` under the initial id. */
-export function isSessionConfiguredFirst(event: Event): event is { id: ""; msg: EventMsgOf<"session_configured"> } {
-  return event.id === INITIAL_SUBMIT_ID && event.msg.type === "session_configured";
-}

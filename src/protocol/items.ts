@@ -1,6 +1,6 @@
 // Conversation items: what the user sends (UserInput) and what history holds (ResponseItem, section 4).
 // Items are loose objects so that fields written by newer Codex (ids, metadata) survive a round trip.
-import { z } from "zod";
+import * as z from "zod";
 
 export const UserInput = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text"), text: z.string() }),
@@ -134,21 +134,3 @@ export const ResponseItem = z.unknown().transform((value, ctx): ResponseItem => 
   ctx.addIssue({ code: "custom", message: result.error });
   return z.NEVER;
 });
-
-export function userInputToMessage(items: readonly UserInput[]): MessageItem {
-  return {
-    type: "message",
-    role: "user",
-    content: items.map((input): ContentItem => {
-      switch (input.type) {
-        case "text":
-          return { type: "input_text", text: input.text };
-        case "image":
-          return { type: "input_image", image_url: input.image_url };
-        case "local_image":
-          // Image encoding arrives with real providers; until then the model is told what was attached.
-          return { type: "input_text", text: `[local image: ${input.path}]` };
-      }
-    }),
-  };
-}

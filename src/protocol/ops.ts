@@ -1,5 +1,5 @@
 // The submission queue (reference section 1): `{id, op}` with `op` internally tagged by `type`.
-import { z } from "zod";
+import * as z from "zod";
 import { UserInput } from "./items.js";
 import { AskForApproval, ReasoningEffort, ReasoningSummary, ReviewDecision, SandboxPolicy } from "./policies.js";
 

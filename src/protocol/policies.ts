@@ -1,5 +1,5 @@
 // Turn-policy enums with Codex's exact JSON spellings (reference section 3).
-import { z } from "zod";
+import * as z from "zod";
 
 export const AskForApproval = z.enum(["untrusted", "on-failure", "on-request", "never"]);
 export type AskForApproval = z.infer<typeof AskForApproval>;
@@ -34,10 +34,6 @@ export type SandboxPolicy = z.infer<typeof SandboxPolicy>;
 
 export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access";
 
-export function sandboxMode(policy: SandboxPolicy): SandboxMode | "external-sandbox" {
-  const tagged = policy as { mode?: SandboxMode; type?: SandboxMode | "external-sandbox" };
-  return tagged.mode ?? tagged.type ?? "read-only";
-}
 
 /**
  * config.toml's `[shell_environment_policy]`, resolved: which environment variables a command the model runs gets.

@@ -1,7 +1,7 @@
 // Rollout lines (reference sections 5 and 11): `{timestamp, type, payload}` (+ `ordinal` in current Codex).
-import { z } from "zod";
-import { type ResponseItem } from "./items.js";
-import { type EventMsg, type UnknownEventMsg } from "./events.js";
+import * as z from "zod";
+import type { ResponseItem } from "./items.js";
+import type { EventMsg, UnknownEventMsg } from "./events.js";
 import { AskForApproval, ReasoningEffort, ReasoningSummary, SandboxPolicy } from "./policies.js";
 
 /**

@@ -1,5 +1,5 @@
 // Which `user` messages are real user turns rather than harness-injected context (reference section 6.1).
-import { type MessageItem, type ResponseItem } from "../protocol/items.js";
+import type { MessageItem, ResponseItem } from "../protocol/items.js";
 
 const INSTRUCTION_PREFIXES = ["# AGENTS.md instructions for ", "<user_instructions>"];
 /** Compared after trimming leading whitespace and ASCII-lowercasing; the last three come from later upstream. */

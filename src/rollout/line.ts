@@ -1,5 +1,5 @@
-// One rollout line, decoded at the file boundary and encoded for the writer (reference sections 5.2 and 11).
-import { z } from "zod";
+// One rollout line, decoded at the file boundary (reference sections 5.2 and 11); format.ts encodes for the writer.
+import * as z from "zod";
 import { parseResponseItem } from "../protocol/items.js";
 import { KNOWN_EVENT_TYPES, KnownEventMsg, type UnknownEventMsg } from "../protocol/events.js";
 import { CompactedItem, type RolloutItem, SessionMeta, TurnContextItem } from "../protocol/rollout.js";
@@ -69,10 +69,4 @@ export function parseRolloutLine(text: string): ParsedRolloutLine {
   return ordinal === undefined
     ? { ok: true, item: decoded.item, timestamp }
     : { ok: true, item: decoded.item, ordinal, timestamp };
-}
-
-/** `{"timestamp","ordinal","type","payload"}` in that key order, newline terminated. */
-export function formatRolloutLine(item: RolloutItem, timestamp: Date, ordinal: number): string {
-  const type = item.type === "unknown" ? item.line_type : item.type;
-  return `${JSON.stringify({ timestamp: timestamp.toISOString(), ordinal, type, payload: item.payload })}\n`;
 }

@@ -2,7 +2,7 @@
 import { open, readdir, type FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { RolloutError } from "../errors.js";
-import { type SessionMeta, type SessionSource } from "../protocol/rollout.js";
+import type { SessionMeta, SessionSource } from "../protocol/rollout.js";
 import { isUuid } from "../util/clock.js";
 import { isUserMessage, userMessageText } from "./classify.js";
 import { parseRolloutLine } from "./line.js";

@@ -1,5 +1,5 @@
 // Which rollout items are written to disk (reference section 5.5, Codex `rollout/policy.rs`).
-import { type RolloutItem } from "../protocol/rollout.js";
+import type { RolloutItem } from "../protocol/rollout.js";
 
 const PERSISTED_EVENT_TYPES: ReadonlySet<string> = new Set([
   "user_message",

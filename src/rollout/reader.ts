@@ -8,7 +8,7 @@ import {
   RolloutHistoryBaseError,
   RolloutNotFoundError,
 } from "../errors.js";
-import { type HistoryBase, type RolloutItem, type SessionMeta } from "../protocol/rollout.js";
+import type { HistoryBase, RolloutItem, SessionMeta } from "../protocol/rollout.js";
 import { parseRolloutLine } from "./line.js";
 import { findRolloutPathById } from "./list.js";
 import { assertRolloutIdMatches, sessionsDirOf } from "./paths.js";

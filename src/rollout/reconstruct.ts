@@ -1,7 +1,7 @@
 // Rebuilds in-memory model history and replayable events from rollout items (reference sections 5.7, 5.8).
-import { type EventMsg, type UnknownEventMsg } from "../protocol/events.js";
-import { type MessageItem, type ResponseItem } from "../protocol/items.js";
-import { type RolloutItem } from "../protocol/rollout.js";
+import type { EventMsg, UnknownEventMsg } from "../protocol/events.js";
+import type { MessageItem, ResponseItem } from "../protocol/items.js";
+import type { RolloutItem } from "../protocol/rollout.js";
 import { isUserMessage, userMessageText } from "./classify.js";
 
 /** Total size of the user messages a compaction keeps (Codex `COMPACT_USER_MESSAGE_MAX_TOKENS * 4`). */

@@ -5,10 +5,10 @@
 import { mkdir, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { ConversationInUseError, RolloutError, RolloutWriteError } from "../errors.js";
-import { type RolloutItem, type SessionMeta } from "../protocol/rollout.js";
-import { type Clock } from "../util/clock.js";
+import type { RolloutItem, SessionMeta } from "../protocol/rollout.js";
+import type { Clock } from "../util/clock.js";
 import { assertInsideSessions, openRolloutFile } from "./guard.js";
-import { formatRolloutLine, parseRolloutLine } from "./line.js";
+import { formatRolloutLine } from "./format.js";
 import { acquireRolloutLock, type RolloutLock } from "./lock.js";
 import { assertRolloutIdMatches, parseRolloutFileName } from "./paths.js";
 import { isPersistedRolloutItem } from "./policy.js";
@@ -209,6 +209,8 @@ async function sessionMetaId(handle: FileHandle): Promise<string | undefined> {
     total += chunk.length;
     if (newline !== -1 || chunk.length < TAIL_CHUNK) break;
   }
+  // The decoder (and its schemas) is loaded only here, when a rollout is resumed: the file is untrusted input.
+  const { parseRolloutLine } = await import("./line.js");
   const line = parseRolloutLine(Buffer.concat(chunks).toString("utf8"));
   return line.ok && line.item.type === "session_meta" ? line.item.payload.id : undefined;
 }

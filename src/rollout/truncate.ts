@@ -1,5 +1,5 @@
 // Fork cut point: history strictly before the nth real user message (reference section 7).
-import { type InitialHistory, type RolloutItem } from "../protocol/rollout.js";
+import type { InitialHistory, RolloutItem } from "../protocol/rollout.js";
 import { isUserMessage } from "./classify.js";
 
 /** `n` is 0-based and counts only `response_item` messages that classify as user messages. */

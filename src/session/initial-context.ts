@@ -1,7 +1,7 @@
 // The messages a new session starts its history with (reference section 6.3), and the per-turn
 // environment diff. Their markers make them "not user messages" for fork counting.
 import type { MessageItem, SandboxPolicy } from "../protocol/index.js";
-import { sandboxMode } from "../protocol/index.js";
+import { sandboxMode } from "../protocol/plain.js";
 import type { AskForApproval } from "../protocol/index.js";
 
 export type EnvironmentContext = {

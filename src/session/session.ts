@@ -4,7 +4,7 @@
 // it streams.
 import type { ConversationConfig } from "../config.js";
 import type { ChildSpawnRequest } from "../channel/messages.js";
-import { runOneShot, type DelegateContext } from "../delegate/delegate.js";
+import type { DelegateContext } from "../delegate/delegate.js";
 import type { SupervisorLink } from "../delegate/child.js";
 import { errorEvent } from "../errors.js";
 import { DEFAULT_ORIGINATOR, CLI_VERSION } from "../version.js";
@@ -15,12 +15,14 @@ import type {
   ResponseItem,
   SessionMeta,
   SessionSource,
+  Op,
   Submission,
   TokenUsage,
 } from "../protocol/index.js";
-import { Op, userInputToMessage } from "../protocol/index.js";
+import { userInputToMessage } from "../protocol/plain.js";
 import { RolloutRecorder, type RolloutFileIo } from "../rollout/recorder.js";
-import { ProcessGroupTracker, commandEnvironment } from "../tools/index.js";
+import { commandEnvironment } from "../tools/environment.js";
+import { ProcessGroupTracker } from "../tools/process-groups.js";
 import { initialMessages } from "../rollout/reconstruct.js";
 import type { ModelClient } from "../model/types.js";
 import { createModelClient } from "../model/registry.js";
@@ -33,9 +35,8 @@ import { createEventSink } from "./event-sink.js";
 import { buildInitialContext, environmentContextText, userShellName, type EnvironmentContext } from "./initial-context.js";
 import { ConversationRecord } from "./record.js";
 import { applyOverrides, inheritedSettings, settingsFromConfig, type TurnSettings } from "./settings.js";
-import { compactTask, SUMMARIZATION_PROMPT } from "./tasks/compact.js";
-import { regularTask } from "./tasks/regular.js";
-import { reviewTask } from "./tasks/review.js";
+import { SUMMARIZATION_PROMPT } from "./prompt.js";
+import type * as Tasks from "./tasks/all.js";
 import { TaskRunner } from "./tasks/runner.js";
 import type { TaskContext } from "./tasks/task.js";
 import type { ToolRuntime } from "./tool-calls.js";
@@ -171,6 +172,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
           ? undefined
           : async (prompt, signal) => {
               const request: ChildSpawnRequest = { kind: "thread_spawn" };
+              const { runOneShot } = await import("../delegate/delegate.js");
               const result = await runOneShot(delegation(subId, emit, signal), request, [{ type: "text", text: prompt }]);
               if (result.aborted) return `sub-agent ${result.conversationId} was interrupted before it finished`;
               return result.lastAgentMessage ?? `sub-agent ${result.conversationId} finished without an answer`;
@@ -234,12 +236,13 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   });
   /** Carries out one submission, in order; "shutdown" once the session is done. */
   const handle = async (submission: Submission): Promise<"handled" | "shutdown"> => {
-    const parsed = Op.safeParse(submission.op);
-    if (!parsed.success) {
-      sink.emit(submission.id, { type: "error", message: `invalid op: ${parsed.error.issues[0]?.message ?? "unknown"}`, code: "invalid_op" });
+    // Ops are validated where they enter from a client (Conversation.submit); what reaches a worker comes from
+    // llmx's own typed code, so only the tag is checked here (an unknown tag is `unsupported_op` below).
+    const op = submission.op as Op | null;
+    if (typeof op !== "object" || op === null || typeof op.type !== "string") {
+      sink.emit(submission.id, { type: "error", message: "invalid op: not an object with a string `type`", code: "invalid_op" });
       return "handled";
     }
-    const op = parsed.data;
     const id = submission.id;
     switch (op.type) {
       case "user_input":
@@ -251,18 +254,18 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
           recordEnvironmentChange();
           // The schema applies to this turn only (Codex's `final_output_json_schema`).
           const schema = op.type === "user_turn" ? op.final_output_json_schema : undefined;
-          runner.spawn(id, regularTask(items, schema ?? undefined));
+          runner.spawn(id, (await loadTasks()).regularTask(items, schema ?? undefined));
         }
         break;
       }
       case "review":
         await runner.abort("replaced");
-        runner.spawn(id, reviewTask(op.review_request));
+        runner.spawn(id, (await loadTasks()).reviewTask(op.review_request));
         break;
       case "compact":
         // Like Codex: while a task runs, the summarization request joins it as input instead.
         if (!runner.inject(userInputToMessage([{ type: "text", text: SUMMARIZATION_PROMPT }]))) {
-          runner.spawn(id, compactTask);
+          runner.spawn(id, (await loadTasks()).compactTask);
         }
         break;
       case "override_turn_context":
@@ -314,6 +317,13 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   await close();
   return "closed";
 }
+
+/**
+ * The task modules (and through them the model's tools, their argument schemas and delegation) load on the first
+ * submission that starts a task: a conversation that only starts pays for none of them.
+ */
+let tasks: Promise<typeof Tasks> | undefined;
+const loadTasks = () => (tasks ??= import("./tasks/all.js"));
 
 async function openRecorder(
   init: SessionInit,

@@ -20,7 +20,7 @@ import {
   runShellCommand,
   type ProcessGroupTracker,
 } from "../tools/index.js";
-import { z } from "zod";
+import * as z from "zod";
 import { errorEvent } from "../errors.js";
 import type { TurnSettings } from "./settings.js";
 

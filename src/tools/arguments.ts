@@ -1,6 +1,6 @@
 // Tool-call arguments arrive as a JSON string written by the model; a bad one becomes a message back to the
 // model (Codex's wording), never a thrown error.
-import { z } from "zod";
+import * as z from "zod";
 
 export type ToolArgumentError = { error: string };
 

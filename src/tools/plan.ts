@@ -1,5 +1,5 @@
 // The `update_plan` tool: it does nothing but hand the model's plan to clients as a `plan_update` event.
-import { z } from "zod";
+import * as z from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { PLAN_STEP_STATUSES } from "./specs.js";
 

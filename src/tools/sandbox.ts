@@ -24,7 +24,8 @@ import { execFile } from "node:child_process";
 import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { SandboxUnavailableError } from "../errors.js";
-import { sandboxMode, type SandboxPolicy } from "../protocol/index.js";
+import type { SandboxPolicy } from "../protocol/index.js";
+import { sandboxMode } from "../protocol/plain.js";
 import { isExecutableFile } from "./pdeathsig.js";
 
 /** How to confine one command. Plain data. */

@@ -6,7 +6,7 @@ import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
-import { z } from "zod";
+import * as z from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
 import { SandboxUnavailableError } from "../errors.js";

@@ -7,7 +7,7 @@ import { type MessageItem, type ResponseItem } from "../../src/protocol/items.js
 import { type EventMsg } from "../../src/protocol/events.js";
 import { type HistoryBase, type RolloutItem, type SessionMeta } from "../../src/protocol/rollout.js";
 import { type Clock, ManualClock } from "../../src/util/clock.js";
-import { formatRolloutLine } from "../../src/rollout/line.js";
+import { formatRolloutLine } from "../../src/rollout/format.js";
 
 export const FIXED_NOW = new Date("2025-11-17T19:50:54.123Z");
 export const fixedClock: Clock = new ManualClock(FIXED_NOW);

@@ -3,12 +3,11 @@
 // rebuild that resume performs, reference section 5.8).
 import { runOneShot } from "../../delegate/delegate.js";
 import type { RolloutItem } from "../../protocol/index.js";
+import { SUMMARIZATION_PROMPT } from "../prompt.js";
 import { turnContextItem } from "../settings.js";
 import type { SessionTask } from "./task.js";
 
-export const SUMMARIZATION_PROMPT = `You are handing this conversation over to another engineer who will continue the work. Write a
-summary they can pick up from: what the user asked for, what has been done and how, what was decided and why, what
-is left to do, and anything that would be easy to get wrong. Be specific (files, commands, names) and brief.`;
+export { SUMMARIZATION_PROMPT };
 
 export const COMPACT_COMPLETED = "Compact task completed";
 export const COMPACT_WARNING =

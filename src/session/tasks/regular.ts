@@ -2,7 +2,7 @@
 // tools it calls and ask again, until it answers without calling a tool. Events follow Codex's order
 // (section 2.5); the runner announces the task and completes it.
 import type { EventMsg, MessageItem, ResponseItem, TokenUsage, TokenUsageInfo, UserInput } from "../../protocol/index.js";
-import { userInputToMessage } from "../../protocol/index.js";
+import { userInputToMessage } from "../../protocol/plain.js";
 import type { ModelRequest, ToolSpec } from "../../model/types.js";
 import { isFunctionCall } from "../../model/types.js";
 import { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL } from "../../tools/index.js";

@@ -2,7 +2,7 @@
 // events are shown under the review's id (its agent messages held back one step, so the final JSON verdict is
 // not shown twice); its last message is parsed as the review; a `<user_action>` note records the outcome.
 // Review mode is always left: on success, on failure, and in `abort`.
-import { z } from "zod";
+import * as z from "zod";
 import { runOneShot } from "../../delegate/delegate.js";
 import type { EventMsg, MessageItem, ReviewRequest } from "../../protocol/index.js";
 import type { SessionTask, TaskContext } from "./task.js";
