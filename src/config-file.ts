@@ -36,8 +36,8 @@ const ProviderTable = z.looseObject({
   stream_idle_timeout_ms: z.number().int().positive().optional(),
 });
 
-/** `[profiles.<name>]`: a named set of top-level keys that `--profile` (or `profile = "<name>"`) lays over them. */
-const ProfileTable = z.looseObject({
+/** The top-level keys a profile may set too. */
+const PROFILE_KEYS = {
   model: z.string().optional(),
   model_provider: z.string().optional(),
   approval_policy: AskForApproval.optional(),
@@ -45,19 +45,16 @@ const ProfileTable = z.looseObject({
   model_reasoning_effort: ReasoningEffort.optional(),
   instructions: z.string().optional(),
   developer_instructions: z.string().optional(),
-});
+};
+
+/** `[profiles.<name>]`: a named set of top-level keys that `--profile` (or `profile = "<name>"`) lays over them. */
+const ProfileTable = z.looseObject(PROFILE_KEYS);
 
 const ConfigToml = z.looseObject({
   /** The profile used when the command line names none (Codex's `profile` key). */
   profile: z.string().optional(),
   profiles: z.record(z.string(), ProfileTable).optional(),
-  model: z.string().optional(),
-  model_provider: z.string().optional(),
-  approval_policy: AskForApproval.optional(),
-  sandbox_mode: SandboxMode.optional(),
-  model_reasoning_effort: ReasoningEffort.optional(),
-  instructions: z.string().optional(),
-  developer_instructions: z.string().optional(),
+  ...PROFILE_KEYS,
   sandbox_workspace_write: z
     .looseObject({
       network_access: z.boolean().optional(),

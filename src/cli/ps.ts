@@ -6,25 +6,14 @@ import type { Writable } from "node:stream";
 import { z } from "zod";
 import { findHosts, forgetHost, type HostFile } from "../app-server/control-socket.js";
 import { lineConnection } from "../app-server/line-connection.js";
+import type { SupervisionNode } from "../app-server/supervision.js";
+
+export type { SupervisionNode };
 import { errorCode, HostNotAnsweringError, HostProtocolError } from "../errors.js";
 import { CLI_VERSION } from "../version.js";
 
 /** How long a host gets to answer, from connecting to the list, unless `--timeout` says otherwise. */
 export const DEFAULT_PS_TIMEOUT_MS = 5_000;
-
-export type SupervisionNode = {
-  threadId: string;
-  parentThreadId: string | null;
-  state: string;
-  restarts: number;
-  model: string;
-  cwd: string;
-  /** Unix seconds. */
-  createdAt: number;
-  tokens: { input: number; cachedInput: number; output: number; total: number } | null;
-  pendingApprovals: number;
-  children: SupervisionNode[];
-};
 
 const SupervisionNodeSchema: z.ZodType<SupervisionNode> = z.lazy(() =>
   z.object({
