@@ -62,7 +62,7 @@ export function isProcessGroupAlive(pgid: number): boolean {
 }
 
 /** The groups among `pgids` that still hold a process that is not a zombie (one scan of /proc for all). */
-function liveProcessGroups(pgids: Iterable<number>): Set<number> {
+export function liveProcessGroups(pgids: Iterable<number>): Set<number> {
   const signalable = [...pgids].filter((pgid) => {
     if (!isProcessGroupId(pgid)) return false;
     try {
@@ -221,11 +221,15 @@ export class ProcessGroupTracker {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
   }
 
-  /** Starts tracking a command's process group (the pid of its leader); `listener` hears of this group only. */
-  track(pgid: number, listener?: ProcessGroupListener): void {
+  /**
+   * Starts tracking a command's process group (the pid of its leader); `listener` hears of this group only.
+   * `reaped: false` skips the reaper: the spawn service that started the group already kills it when this
+   * thread or the host dies.
+   */
+  track(pgid: number, listener?: ProcessGroupListener, reaped = true): void {
     if (!isProcessGroupId(pgid) || this.groups.has(pgid)) return;
     this.groups.set(pgid, { listener, commandExited: false });
-    this.reaper()?.add(pgid);
+    if (reaped) this.reaper()?.add(pgid);
     this.report(pgid, true, listener);
   }
 

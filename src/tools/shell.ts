@@ -2,10 +2,9 @@
 // its own process group, a timeout, kill on abort, exit codes by shell convention), confined by the sandbox
 // when a policy asks for one (sandbox.ts). The process group is tracked until nothing runs in it (background
 // jobs included) and dies with the thread or host that started it.
-import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { statSync } from "node:fs";
 import { constants } from "node:os";
-import type { Readable } from "node:stream";
+import path from "node:path";
 import * as z from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
@@ -13,6 +12,7 @@ import { SandboxUnavailableError } from "../errors.js";
 import { executableProblem, withParentDeathSignal } from "./pdeathsig.js";
 import { ProcessGroupTracker, killProcessGroup, type ProcessGroupListener } from "./process-groups.js";
 import { needsSandbox, sandboxedArgv, type SandboxOptions } from "./sandbox.js";
+import { spawnCommandProcess, type ServiceCommand } from "./spawner/client.js";
 import type { ShellResult } from "./shell-result.js";
 
 export type { ShellResult } from "./shell-result.js";
@@ -130,21 +130,26 @@ function spawnCommand(
     let aborted = false;
     let settled = false;
 
-    let child: ChildProcessByStdio<null, Readable, Readable>;
+    let child: ServiceCommand;
     try {
-      // detached: its own session and process group, so one signal reaches everything the command starts.
+      // Its own session and process group, so one signal reaches everything the command starts; forked by the
+      // host's spawn service (spawner/), not by this large process.
       const [file = program, ...args] = argv;
-      child = spawn(file, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      child = spawnCommandProcess(file, args, { cwd: path.resolve(cwd), env });
     } catch (error) {
-      // Arguments Node refuses outright (a NUL byte, say) never reach the OS.
+      // Arguments no process can receive (a NUL byte, say) never reach the OS.
       resolve(notStarted(EXIT_CODE_NOT_FOUND, `failed to run ${program}: ${(error as Error).message}`, startedAt));
       return;
     }
-    if (child.pid !== undefined) processGroups.track(child.pid, onProcessGroup);
     // The whole process group, so grandchildren die with the command.
     const killGroup = () => {
       if (child.pid !== undefined) killProcessGroup(child.pid);
     };
+    child.once("spawn", () => {
+      if (child.pid !== undefined) processGroups.track(child.pid, onProcessGroup, !child.viaService);
+      // Aborted or timed out while the spawn was on its way.
+      if (aborted || timedOut) killGroup();
+    });
     const onAbort = () => {
       aborted = true;
       killGroup();

@@ -1,0 +1,13 @@
+// Entry of the spawn service process (src/tools/spawner/service.ts), started by the first thread of a host that
+// runs a command: argv is the host's pid. Prints the socket's path on stdout, then forks commands until the
+// host dies.
+import { startSpawnService } from "../src/tools/spawner/service.js";
+
+const hostPid = Number(process.argv[2]);
+if (!Number.isSafeInteger(hostPid) || hostPid <= 1 || process.ppid !== hostPid) {
+  process.stderr.write("llmx spawner: argv[2] must be the pid of the process that started it\n");
+  process.exit(2);
+}
+const service = await startSpawnService({ hostPid, onStopped: () => process.exit(0) });
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => service.stop());
+process.stdout.write(`${service.socketPath}\n`);
