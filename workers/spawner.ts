@@ -8,6 +8,10 @@ if (!Number.isSafeInteger(hostPid) || hostPid <= 1 || process.ppid !== hostPid) 
   process.stderr.write("llmx spawner: argv[2] must be the pid of the process that started it\n");
   process.exit(2);
 }
-const service = await startSpawnService({ hostPid, onStopped: () => process.exit(0) });
+const service = await startSpawnService({ hostPid, onStopped: () => process.exit(0) }).catch((error: unknown) => {
+  // The host falls back to spawning commands itself; say why once.
+  process.stderr.write(`llmx spawner: cannot listen: ${(error as Error).message}\n`);
+  process.exit(1);
+});
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => service.stop());
 process.stdout.write(`${service.socketPath}\n`);

@@ -196,7 +196,7 @@ class Connection {
 }
 
 /** Starts listening; resolves once clients can connect. */
-export function startSpawnService(options: SpawnServiceOptions): Promise<SpawnService> {
+export async function startSpawnService(options: SpawnServiceOptions): Promise<SpawnService> {
   const { hostPid, hostPollMs = 100, lingerPollMs = 1_000 } = options;
   // mkdtemp makes the directory 0700: nobody else can reach the socket inside it.
   const dir = mkdtempSync(path.join(tmpdir(), "llmx-spawner-"));
