@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { nodeArgsFor } from "./lib/launch.js";
 
-const BENCHES = ["spawn", "density", "channel", "turns", "rollouts", "chaos", "sandbox", "slow-reader", "app-server", "app-server-transport", "codex"];
+const BENCHES = ["spawn", "density", "channel", "turns", "rollouts", "chaos", "sandbox", "slow-reader", "app-server", "app-server-transport", "codex", "spawn-commands"];
 const argv = process.argv.slice(2);
 const skipAt = argv.indexOf("--skip");
 const skip = skipAt >= 0 ? (argv.splice(skipAt, 2)[1] ?? "").split(",") : [];

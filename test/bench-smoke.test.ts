@@ -21,6 +21,7 @@ describe.concurrent("bench scripts run with --quick and print their tables", () 
     ["slow-reader", "### slow-reader:"],
     ["app-server", "### turns, llmx library vs llmx app-server"],
     ["app-server-transport", "### app-server:"],
+    ["spawn-commands", "### spawn-commands:"],
   ])("%s", async (name, title) => {
     const { stdout } = await run(process.execPath, nodeArgsFor(path.join(BENCH, `${name}.ts`), ["--quick"]), { timeout: 60_000 });
     expect(stdout).toContain(title);
