@@ -20,13 +20,14 @@
 //
 // Nothing falls back to running unsandboxed: if bwrap is missing or cannot create its namespaces (probed once
 // per thread and bwrap path), a command that needs the sandbox fails with SandboxUnavailableError.
-import { execFile } from "node:child_process";
 import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { SandboxUnavailableError } from "../errors.js";
 import type { SandboxPolicy } from "../protocol/index.js";
 import { sandboxMode } from "../protocol/plain.js";
 import { isExecutableFile } from "./pdeathsig.js";
+import { killProcessGroup } from "./process-groups.js";
+import { spawnCommandProcess } from "./spawner/client.js";
 
 /** How to confine one command. Plain data. */
 export type SandboxOptions = {
@@ -188,19 +189,49 @@ function runProbe(bwrapPath: string | undefined): Promise<SandboxUnavailableErro
   const layout: SandboxLayout = { writableRoots: [], readOnlyPaths: [], hiddenPaths: [], network: false };
   const args = bwrapArgs(layout, ["true"], "/");
   return new Promise((resolve) => {
-    execFile(bwrapPath, args, { env: { PATH: "/usr/bin:/bin" }, timeout: PROBE_TIMEOUT_MS }, (error, _stdout, stderr) => {
-      if (error === null) return resolve(undefined);
-      const code = (error as NodeJS.ErrnoException).code;
-      const said = String(stderr).trim().split("\n")[0] ?? "";
+    // Through the spawn service like every command (a fork from this large process would stall its threads).
+    const fail = (reason: string, cause: unknown) => {
+      clearTimeout(deadline);
+      resolve(new SandboxUnavailableError(reason, bwrapPath, { cause }));
+    };
+    let child: ReturnType<typeof spawnCommandProcess>;
+    try {
+      child = spawnCommandProcess(bwrapPath, args, { cwd: "/", env: { PATH: "/usr/bin:/bin" } });
+    } catch (error) {
+      resolve(new SandboxUnavailableError(`${bwrapPath} cannot be run: ${(error as Error).message}`, bwrapPath, { cause: error }));
+      return;
+    }
+    let stderr = "";
+    let killed = false;
+    const deadline = setTimeout(() => {
+      killed = true;
+      if (child.pid !== undefined) killProcessGroup(child.pid);
+    }, PROBE_TIMEOUT_MS);
+    child.stdout.resume();
+    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) return;
       const reason =
-        code === "ENOENT"
+        error.code === "ENOENT"
           ? `bwrap is not installed (${bwrapPath} does not exist)`
-          : code === "EACCES"
+          : error.code === "EACCES"
             ? `${bwrapPath} cannot be executed`
-            : error.killed
-              ? `bwrap did not finish a trial run within ${PROBE_TIMEOUT_MS / 1000} s`
-              : `bwrap cannot create the sandbox's namespaces here: ${said === "" ? error.message : said}`;
-      resolve(new SandboxUnavailableError(reason, bwrapPath, { cause: error }));
+            : `bwrap cannot be run: ${error.message}`;
+      fail(reason, error);
+    });
+    child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
+      if (child.pid === undefined) return;
+      if (code === 0 && !killed) {
+        clearTimeout(deadline);
+        resolve(undefined);
+        return;
+      }
+      const said = stderr.trim().split("\n")[0] ?? "";
+      const status = signal === null ? `exit code ${code}` : `signal ${signal}`;
+      const reason = killed
+        ? `bwrap did not finish a trial run within ${PROBE_TIMEOUT_MS / 1000} s`
+        : `bwrap cannot create the sandbox's namespaces here: ${said === "" ? `it failed with ${status}` : said}`;
+      fail(reason, new Error(`${bwrapPath} ${status}`));
     });
   });
 }

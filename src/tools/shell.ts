@@ -9,7 +9,7 @@ import * as z from "zod";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
 import { SandboxUnavailableError } from "../errors.js";
-import { executableProblem, withParentDeathSignal } from "./pdeathsig.js";
+import { executableProblem } from "./pdeathsig.js";
 import { ProcessGroupTracker, killProcessGroup, type ProcessGroupListener } from "./process-groups.js";
 import { needsSandbox, sandboxedArgv, type SandboxOptions } from "./sandbox.js";
 import { spawnCommandProcess, type ServiceCommand } from "./spawner/client.js";
@@ -86,7 +86,7 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
   if (program === undefined) return Promise.resolve(notStarted(EXIT_CODE_NOT_FOUND, "command args are empty", startedAt));
   if (signal?.aborted) return Promise.resolve({ ...notStarted(-1, "", startedAt), aborted: true });
   if (options.sandbox === undefined || !needsSandbox(options.sandbox.policy)) {
-    return spawnCommand(withParentDeathSignal(command, cwd, env), options, processGroups, startedAt);
+    return spawnCommand(command, true, options, processGroups, startedAt);
   }
 
   // Inside the sandbox bwrap would report these in words, with exit code 1: say them as a spawn would.
@@ -101,7 +101,7 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
     (argv) =>
       signal?.aborted
         ? { ...notStarted(-1, "", startedAt), aborted: true }
-        : spawnCommand(argv, options, processGroups, startedAt),
+        : spawnCommand(argv, false, options, processGroups, startedAt),
     (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       const result = notStarted(EXIT_CODE_CANNOT_EXECUTE, message, startedAt);
@@ -111,11 +111,13 @@ export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> 
 }
 
 /**
- * Spawns `argv` (the command, or the wrapper that runs it: setpriv, bwrap) in its own process group, tracked
- * by `processGroups`, and collects what the command prints until it ends, times out or is aborted.
+ * Spawns `argv` (the command, or bwrap running it) in its own process group, tracked by `processGroups`, and
+ * collects what the command prints until it ends, times out or is aborted. `dieWithParent` runs it under
+ * setpriv's parent-death signal (bwrap has its own, --die-with-parent).
  */
 function spawnCommand(
   argv: readonly string[],
+  dieWithParent: boolean,
   options: ShellRunOptions,
   processGroups: ProcessGroupTracker,
   startedAt: number,
@@ -135,7 +137,7 @@ function spawnCommand(
       // Its own session and process group, so one signal reaches everything the command starts; forked by the
       // host's spawn service (spawner/), not by this large process.
       const [file = program, ...args] = argv;
-      child = spawnCommandProcess(file, args, { cwd: path.resolve(cwd), env });
+      child = spawnCommandProcess(file, args, { cwd: path.resolve(cwd), env, dieWithParent });
     } catch (error) {
       // Arguments no process can receive (a NUL byte, say) never reach the OS.
       resolve(notStarted(EXIT_CODE_NOT_FOUND, `failed to run ${program}: ${(error as Error).message}`, startedAt));

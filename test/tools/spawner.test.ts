@@ -114,7 +114,7 @@ describe("the spawn service", () => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const dir = await tempDir();
     await writeFile(path.join(dir, "bytes"), bytes);
-    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "cat bytes; echo oops >&2; echo $$ $(ps -o pgid= -p $$) >&2; exit 3"], cwd: dir, env: ENV });
+    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "cat bytes; echo oops >&2; echo $$ $(ps -o pgid= -p $$) >&2; exit 3"], cwd: dir, env: ENV, dieWithParent: true });
     const replies = await client.until(1, "close");
     const pid = pidOf(replies);
 
@@ -128,7 +128,7 @@ describe("the spawn service", () => {
   test("runs many commands at once on one connection", async () => {
     const { client } = await serviceAndClient();
     const ids = Array.from({ length: 20 }, (_, i) => i + 100);
-    for (const id of ids) client.send({ type: "spawn", id, file: "sh", args: ["-c", `printf %s ${id}; exit $((${id} % 7))`], cwd: tmpdir(), env: ENV });
+    for (const id of ids) client.send({ type: "spawn", id, file: "sh", args: ["-c", `printf %s ${id}; exit $((${id} % 7))`], cwd: tmpdir(), env: ENV, dieWithParent: true });
     for (const id of ids) {
       const replies = await client.until(id, "close");
       expect(output(replies, "stdout").toString()).toBe(String(id));
@@ -142,9 +142,9 @@ describe("the spawn service", () => {
     const script = path.join(dir, "not-executable");
     await writeFile(script, "#!/bin/sh\n");
     chmodSync(script, 0o644);
-    client.send({ type: "spawn", id: 1, file: "definitely-not-a-command-llmx", args: [], cwd: dir, env: ENV });
-    client.send({ type: "spawn", id: 2, file: script, args: [], cwd: dir, env: ENV });
-    client.send({ type: "spawn", id: 3, file: "true", args: [], cwd: path.join(dir, "missing"), env: ENV });
+    client.send({ type: "spawn", id: 1, file: "definitely-not-a-command-llmx", args: [], cwd: dir, env: ENV, dieWithParent: true });
+    client.send({ type: "spawn", id: 2, file: script, args: [], cwd: dir, env: ENV, dieWithParent: true });
+    client.send({ type: "spawn", id: 3, file: "true", args: [], cwd: path.join(dir, "missing"), env: ENV, dieWithParent: true });
     expect((await client.until(1, "error")).at(-1)).toMatchObject({ type: "error", code: "ENOENT" });
     expect((await client.until(2, "error")).at(-1)).toMatchObject({ type: "error", code: "EACCES" });
     expect((await client.until(3, "error")).at(-1)).toMatchObject({ type: "error", code: "ENOENT" });
@@ -152,26 +152,26 @@ describe("the spawn service", () => {
 
   test("refuses malformed requests without running anything", async () => {
     const { client } = await serviceAndClient();
-    client.send({ type: "spawn", id: 1, file: "true", args: [], cwd: "relative/dir", env: ENV });
-    client.send({ type: "spawn", id: 2, file: "true", args: ["a\0b"], cwd: "/", env: ENV });
-    client.send({ type: "spawn", id: 3, file: "true", args: [42], cwd: "/", env: ENV });
-    client.send({ type: "spawn", id: 4, file: "true", args: [], cwd: "/", env: { PATH: 1 } });
+    client.send({ type: "spawn", id: 1, file: "true", args: [], cwd: "relative/dir", env: ENV, dieWithParent: true });
+    client.send({ type: "spawn", id: 2, file: "true", args: ["a\0b"], cwd: "/", env: ENV, dieWithParent: true });
+    client.send({ type: "spawn", id: 3, file: "true", args: [42], cwd: "/", env: ENV, dieWithParent: true });
+    client.send({ type: "spawn", id: 4, file: "true", args: [], cwd: "/", env: { PATH: 1 }, dieWithParent: true });
     client.send({ type: "launch-missiles" });
     for (const id of [1, 2, 3, 4]) expect((await client.until(id, "error")).at(-1)).toMatchObject({ type: "error", code: "EINVAL" });
     expect(await eventually(() => client.refusals().length === 1)).toBe(true);
     // The connection still works.
-    client.send({ type: "spawn", id: 5, file: "true", args: [], cwd: "/", env: ENV });
+    client.send({ type: "spawn", id: 5, file: "true", args: [], cwd: "/", env: ENV, dieWithParent: true });
     expect((await client.until(5, "close")).at(-1)).toMatchObject({ code: 0 });
   });
 
   test("signals a command's whole process group, and only groups it started for this connection", async () => {
     const { client } = await serviceAndClient();
-    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "sleep 100 & echo $!; wait"], cwd: "/", env: ENV });
+    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "sleep 100 & echo $!; wait"], cwd: "/", env: ENV, dieWithParent: true });
     const pid = pidOf(await client.until(1, "output"));
     const child = Number(output(client.replies(1), "stdout").toString().trim());
     const other = await connectClient((services[0] as SpawnService).socketPath);
     other.send({ type: "kill", pgid: pid, signal: "SIGKILL" });
-    other.send({ type: "spawn", id: 9, file: "true", args: [], cwd: "/", env: ENV });
+    other.send({ type: "spawn", id: 9, file: "true", args: [], cwd: "/", env: ENV, dieWithParent: true });
     await other.until(9, "close");
     expect(isGone(child)).toBe(false);
 
@@ -183,15 +183,15 @@ describe("the spawn service", () => {
   test("kills a connection's groups when it closes, background jobs of finished commands included", async () => {
     const { service, client } = await serviceAndClient();
     const dir = await tempDir();
-    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "sleep 100"], cwd: dir, env: ENV });
-    client.send({ type: "spawn", id: 2, file: "sh", args: ["-c", "(sleep 100 >/dev/null 2>&1 & echo $! > job.pid)"], cwd: dir, env: ENV });
+    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "sleep 100"], cwd: dir, env: ENV, dieWithParent: true });
+    client.send({ type: "spawn", id: 2, file: "sh", args: ["-c", "(sleep 100 >/dev/null 2>&1 & echo $! > job.pid)"], cwd: dir, env: ENV, dieWithParent: true });
     const running = pidOf(await client.until(1, "spawned"));
     pidOf(await client.until(2, "close"));
     const job = readPid(path.join(dir, "job.pid")) ?? 0;
     expect(job).toBeGreaterThan(0);
     // Another connection's commands are not affected.
     const other = await connectClient(service.socketPath);
-    other.send({ type: "spawn", id: 1, file: "sleep", args: ["100"], cwd: "/", env: ENV });
+    other.send({ type: "spawn", id: 1, file: "sleep", args: ["100"], cwd: "/", env: ENV, dieWithParent: true });
     const spared = pidOf(await other.until(1, "spawned"));
 
     client.socket.destroy();
@@ -203,7 +203,7 @@ describe("the spawn service", () => {
     const { client } = await serviceAndClient();
     client.socket.pause();
     const total = 8 * 1024 * 1024;
-    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", `head -c ${total} /dev/zero; echo done >&2`], cwd: "/", env: ENV });
+    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", `head -c ${total} /dev/zero; echo done >&2`], cwd: "/", env: ENV, dieWithParent: true });
     await new Promise((resolve) => setTimeout(resolve, 500));
     // The command is blocked on its pipe: it has not finished.
     expect(client.replies(1).some((reply) => reply.type === "exit")).toBe(false);
@@ -221,7 +221,7 @@ describe("commands through the spawn service, from a host process (needs `npm ru
       const { spawnCommandProcess } = await import(${JSON.stringify(pathToFileURL(BUILT_CLIENT).href)});
       const { execFileSync } = await import("node:child_process");
       process.on("warning", (warning) => console.log("warning:", warning.message));
-      const child = spawnCommandProcess("sh", ["-c", ${JSON.stringify(script)}], { cwd: ${JSON.stringify(dir)}, env: process.env });
+      const child = spawnCommandProcess("sh", ["-c", ${JSON.stringify(script)}], { cwd: ${JSON.stringify(dir)}, env: process.env, dieWithParent: true });
       child.stdout.on("data", (chunk) => process.stdout.write(chunk));
       child.once("spawn", () => {
         const parent = execFileSync("ps", ["-o", "ppid=", "-p", String(child.pid)]).toString().trim();
@@ -256,6 +256,19 @@ describe("commands through the spawn service, from a host process (needs `npm ru
 
     host.kill("SIGKILL");
     expect(await eventually(() => pids.every(isGone))).toBe(true);
+  });
+
+  test("a command dies with the service if the service itself is SIGKILLed", async () => {
+    const dir = await tempDir();
+    const host = startHost(dir, "echo ready; sleep 100");
+    const [, command, , service] = await lineOf(host, "command");
+    leftovers.push(Number(command));
+    expect(isGone(Number(command))).toBe(false);
+    process.kill(Number(service), "SIGKILL");
+    expect(await eventually(() => isGone(Number(command)))).toBe(true);
+    // The host saw its command end (killed), and is still alive.
+    expect((await lineOf(host, "closed")).length).toBe(2);
+    expect(host.exitCode).toBe(null);
   });
 
   test("falls back to spawning directly, with a warning, when the service cannot start", async () => {

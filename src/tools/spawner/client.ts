@@ -12,11 +12,13 @@
 // for that from the start (benchmarks compare both).
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { getEnvironmentData, setEnvironmentData } from "node:worker_threads";
+import { withParentDeathSignal } from "../pdeathsig.js";
 import { FrameReader, encodeFrame } from "./frames.js";
 import type { ServiceReply, ServiceRequest } from "./protocol.js";
 
@@ -128,9 +130,15 @@ async function servicePath(): Promise<string> {
   }
 }
 
-/** A service that was published but refuses connections is dead: unpublish it so that the next start replaces it. */
-function forgetService(generation: number): void {
-  if (Atomics.load(shared, 2) === generation) Atomics.compareExchange(shared, 0, STATE_READY, STATE_NONE);
+/**
+ * A service that was published but refuses connections is dead (killed: it could not clean up): unpublish it
+ * so that the next start replaces it, and remove its directory.
+ */
+function forgetService(generation: number, socketPath: string): void {
+  if (Atomics.load(shared, 2) !== generation) return;
+  if (Atomics.compareExchange(shared, 0, STATE_READY, STATE_NONE) !== STATE_READY) return;
+  const dir = path.dirname(socketPath);
+  if (path.basename(dir).startsWith("llmx-spawner-")) rmSync(dir, { recursive: true, force: true });
 }
 
 /** This thread's connection: one socket, every command of the thread on it. */
@@ -175,7 +183,7 @@ class ServiceConnection {
         this.adopt(socket);
         return socket;
       } catch (error) {
-        forgetService(generation);
+        forgetService(generation, socketPath);
         if (attempt >= 1) throw new ServiceUnavailable(`cannot connect to it: ${(error as Error).message}`);
       }
     }
@@ -220,7 +228,12 @@ class ServiceConnection {
 let connection: ServiceConnection | undefined;
 let directOnly = process.env.LLMX_SPAWN_SERVICE === "0";
 
-export type CommandSpawnOptions = { cwd: string; env: NodeJS.ProcessEnv };
+export type CommandSpawnOptions = {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Run it under `setpriv --pdeathsig KILL` where available (pdeathsig.ts): it dies with whoever forked it. */
+  dieWithParent?: boolean | undefined;
+};
 
 /**
  * A spawned command, as child_process reports one: `spawn`, `error` (the spawn failed; `code` is its errno
@@ -333,8 +346,10 @@ export class ServiceCommand extends EventEmitter {
   }
 
   /** Runs `file` directly from this thread (the service is unavailable), relaying its events. */
-  runDirectly(file: string, args: readonly string[], options: CommandSpawnOptions): void {
+  runDirectly(program: string, programArgs: readonly string[], options: CommandSpawnOptions): void {
     this.viaService = false;
+    const command = [program, ...programArgs];
+    const [file = program, ...args] = options.dieWithParent === true ? withParentDeathSignal(command, options.cwd, options.env) : command;
     let child: ChildProcess;
     try {
       child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -412,7 +427,7 @@ export function spawnCommandProcess(file: string, args: readonly string[], optio
     return command;
   }
   connection ??= new ServiceConnection();
-  connection.spawn(command, { file, args: [...args], cwd: options.cwd, env }).catch((error: unknown) => {
+  connection.spawn(command, { file, args: [...args], cwd: options.cwd, env, dieWithParent: options.dieWithParent === true }).catch((error: unknown) => {
     if (!directOnly) {
       directOnly = true;
       process.emitWarning(`llmx: commands are spawned directly from this process: the spawn service is unavailable (${(error as Error).message})`);

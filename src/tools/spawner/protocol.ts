@@ -16,6 +16,8 @@ export const SpawnRequest = z.object({
   args: z.array(WireString).max(100_000),
   cwd: WireString.refine((cwd) => path.isAbsolute(cwd), "is not an absolute path"),
   env: z.record(z.string().refine((name) => name.length > 0 && !name.includes("=") && noNul(name)), WireString),
+  /** Run it under `setpriv --pdeathsig KILL` (pdeathsig.ts), so that it dies if the service dies. */
+  dieWithParent: z.boolean(),
 });
 export type SpawnRequest = z.infer<typeof SpawnRequest>;
 

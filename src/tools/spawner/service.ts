@@ -7,13 +7,15 @@
 // for its connection until nothing runs in it any more (background jobs included). When a connection closes
 // (its worker thread ended, however) its groups are SIGKILLed; when the host dies (even by SIGKILL: the
 // service is reparented, so its parent pid changes) every group is SIGKILLed and the service exits. Commands
-// run under `setpriv --pdeathsig KILL` (chosen by the caller), so they also die if the service itself is killed.
+// run under `setpriv --pdeathsig KILL` (when the caller asks, and setpriv can), so they also die if the service
+// itself is killed.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import { withParentDeathSignal } from "../pdeathsig.js";
 import { isProcessGroupAlive, killProcessGroup, liveProcessGroups } from "../process-groups.js";
 import { FrameError, FrameReader, encodeFrame } from "./frames.js";
 import { ServiceRequest, type ServiceReply, type SpawnRequest } from "./protocol.js";
@@ -121,7 +123,9 @@ class Connection {
   }
 
   private spawn(request: SpawnRequest): void {
-    const { id, file, args, cwd, env } = request;
+    const { id, cwd, env } = request;
+    // Wrapped here, not in the worker: finding setpriv runs a trial spawn, cheap in this small process.
+    const [file = request.file, ...args] = request.dieWithParent ? withParentDeathSignal([request.file, ...request.args], cwd, env) : [request.file, ...request.args];
     if (this.commands.has(id)) {
       this.send({ type: "refused", message: `command id ${id} is already in use` });
       return;
@@ -131,7 +135,7 @@ class Connection {
       child = spawn(file, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
       const failure = error as NodeJS.ErrnoException;
-      this.send({ type: "error", id, code: failure.code ?? "EINVAL", errno: failure.errno, syscall: "spawn", path: file, message: failure.message });
+      this.send({ type: "error", id, code: failure.code ?? "EINVAL", errno: failure.errno, syscall: "spawn", path: request.file, message: failure.message });
       return;
     }
     const pid = child.pid;
@@ -142,8 +146,8 @@ class Connection {
           id,
           code: error.code ?? "UNKNOWN",
           errno: error.errno,
-          syscall: error.syscall ?? `spawn ${file}`,
-          path: file,
+          syscall: error.syscall ?? `spawn ${request.file}`,
+          path: request.file,
           message: error.message,
         });
       });
