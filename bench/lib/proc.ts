@@ -82,3 +82,24 @@ export function sampleTreePeak(root: number, everyMs = 50): { stop(): number } {
     },
   };
 }
+
+/**
+ * CPU seconds of this process's spawn service (src/tools/spawner/) and of the commands it reaped: work done for
+ * this process that its own children figures miss (the service is never waited for by its host).
+ */
+export function spawnServiceCpuSeconds(host: number = process.pid): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      if (Number(stat(pid)[1]) !== host) continue;
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("spawner.js")) continue;
+      const cpu = cpuSeconds(pid);
+      total += cpu.self + cpu.children;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
+}

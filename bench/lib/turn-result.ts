@@ -2,7 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { tempDir } from "./home.js";
 import { runScript } from "./launch.js";
-import { cpuSeconds, peakRss, sampleTreePeak } from "./proc.js";
+import { cpuSeconds, peakRss, sampleTreePeak, spawnServiceCpuSeconds } from "./proc.js";
 import { mib, ms, num, summarize } from "./stats.js";
 
 export type TurnResult = {
@@ -28,13 +28,15 @@ export type TurnResult = {
 /** Starts measuring a process (default: this one) and returns the function that finishes the result. */
 export function measureProcess(pid: number | "self" = "self") {
   const cpu0 = cpuSeconds(pid);
+  const service0 = pid === "self" ? spawnServiceCpuSeconds() : 0;
   const tree = sampleTreePeak(pid === "self" ? process.pid : pid);
   return (fields: Omit<TurnResult, "cpuSelf" | "cpuChildren" | "peakRss" | "peakTreeRss">): TurnResult => {
     const cpu1 = cpuSeconds(pid);
     return {
       ...fields,
       cpuSelf: cpu1.self - cpu0.self,
-      cpuChildren: cpu1.children - cpu0.children,
+      // The spawn service's share (it and the commands it forked) counts as children's CPU.
+      cpuChildren: cpu1.children - cpu0.children + (pid === "self" ? spawnServiceCpuSeconds() - service0 : 0),
       peakRss: peakRss(pid),
       peakTreeRss: tree.stop(),
     };
