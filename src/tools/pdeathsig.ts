@@ -1,7 +1,9 @@
 // Makes a command receive SIGKILL the moment the thread that spawned it dies (PR_SET_PDEATHSIG), by starting it
 // through util-linux `setpriv --pdeathsig KILL`, which sets the flag and then execs the command in place (same
 // pid, same exit status). Linux only, and only where setpriv has the option; elsewhere commands start as
-// before. The flag is not inherited by the command's own children: the reaper (process-groups.ts) covers those.
+// before. The spawn service applies it to the commands it forks (so they die with the service); a direct spawn
+// applies it in the thread. The flag is not inherited by the command's own children: the service, or the reaper
+// (process-groups.ts), covers those.
 import { accessSync, constants, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";

@@ -1,13 +1,15 @@
 // Keeps every command's process group from outliving its conversation, even when the host process dies.
 //
 // A command runs in its own process group, and whatever it starts in the background (`cmd &`, `(cmd &)`,
-// `nohup cmd &`) stays in that group after the command itself exits. Two mechanisms hold on to those groups:
+// `nohup cmd &`) stays in that group after the command itself exits. These hold on to those groups:
 //
 // - ProcessGroupTracker, one per session (or any owner of commands): knows the groups its commands started,
 //   keeps a group after its command exits for as long as something still runs in it, and kills them all on
 //   `killAll()` (session shutdown).
-// - ProcessReaper, one per thread: a tiny `/bin/sh` process holding a pipe from this thread. It reads `+pgid` /
-//   `-pgid` lines; when the pipe reaches end of file (the thread ended, or the whole host died, SIGKILL
+// - The spawn service (spawner/service.ts), which forks every command, records each group for the thread that
+//   asked and kills them when that thread or the host dies. The tracker then skips the reaper (`track(..., false)`).
+// - ProcessReaper, one per thread, only for commands spawned directly (the service could not start): a tiny
+//   `/bin/sh` process holding a pipe from this thread. It reads `+pgid` / `-pgid` lines; when the pipe reaches end of file (the thread ended, or the whole host died, SIGKILL
 //   included, since the kernel closes the pipe) it SIGKILLs every group still recorded, then exits.
 //
 // Why one reaper per thread and not one per process in the main thread: a worker records a group in its own
@@ -15,7 +17,8 @@
 // could lose, and without needing the supervisor to relay anything; a worker thread that dies (terminate(),
 // a crash, running out of heap) closes its pipe, so its reaper cleans up after exactly that worker. This
 // matches PR_SET_PDEATHSIG, which is also per thread (see pdeathsig.ts). The cost is one idle `sh` (about a
-// megabyte) per thread that has run a command. The reaper never keeps its host alive: its handles are unref'd.
+// megabyte) per thread that has run a command, and a fork of the (large) host to start it, which is why the
+// spawn service replaced it where it can run. The reaper never keeps its host alive: its handles are unref'd.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import type { Writable } from "node:stream";
