@@ -58,9 +58,16 @@ async function runCase(n: number, dense: boolean, url: string): Promise<TurnResu
     const s = ((performance.now() - start) / 1000).toFixed(0);
     console.error(`  [${n}${dense ? " dense" : ""} +${s}s] started ${started}/${n}, turns done ${latencies.length}, rss ${(currentRss() / 2 ** 20).toFixed(0)} MiB`);
   }, 10_000);
-  const conversations = await Promise.all(
+  // A conversation that fails to start (killed as hung on a loaded box, say) is a failed turn, not a crash.
+  const outcomes = await Promise.allSettled(
     Array.from({ length: n }, () => manager.newConversation(config).then((c) => (started++, c))),
   );
+  const conversations = outcomes.flatMap((outcome) => {
+    if (outcome.status === "fulfilled") return [outcome.value];
+    const why = `start: ${String((outcome.reason as Error)?.message ?? outcome.reason).slice(0, 120)}`;
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+    return [];
+  });
   const spawned = performance.now();
   const oks = await Promise.all(
     conversations.map(async ({ conversation }) => {
