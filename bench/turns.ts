@@ -64,7 +64,8 @@ async function runCase(n: number, dense: boolean, url: string): Promise<TurnResu
   );
   const conversations = outcomes.flatMap((outcome) => {
     if (outcome.status === "fulfilled") return [outcome.value];
-    const why = `start: ${String((outcome.reason as Error)?.message ?? outcome.reason).slice(0, 120)}`;
+    const message = String((outcome.reason as Error)?.message ?? outcome.reason).replace(/conversation [0-9a-f-]{36} /, "");
+    const why = `start: ${message.slice(0, 120)}`;
     failures.set(why, (failures.get(why) ?? 0) + 1);
     return [];
   });

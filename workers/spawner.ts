@@ -14,4 +14,10 @@ const service = await startSpawnService({ hostPid, onStopped: () => process.exit
   process.exit(1);
 });
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => service.stop());
+// A bug here must not leave commands running with nobody to kill them.
+process.on("uncaughtException", (error) => {
+  process.stderr.write(`llmx spawner: ${error.stack ?? error.message}\n`);
+  service.stop();
+  process.exit(70);
+});
 process.stdout.write(`${service.socketPath}\n`);

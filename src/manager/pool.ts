@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MessagePort, ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { shareSpawnServiceWithNewThreads } from "../tools/spawner/client.js";
 import type { ConversationTask } from "../session/worker-task.js";
 import { pdeathsigHelper } from "../tools/pdeathsig.js";
 import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
@@ -81,6 +82,8 @@ export class WorkerThreads implements WorkerRuntime {
     this.maxThreads = options.maxThreads;
     const minThreads = Math.min(options.minThreads ?? 1, options.maxThreads);
     this.spareTarget = this.abortable ? minThreads : 0;
+    // Every thread of this host then forks its commands through one spawn service.
+    shareSpawnServiceWithNewThreads();
     this.pool = new Piscina({
       filename: options.workerFilename ?? defaultWorkerFilename(),
       minThreads,

@@ -258,6 +258,37 @@ describe("commands through the spawn service, from a host process (needs `npm ru
     expect(await eventually(() => pids.every(isGone))).toBe(true);
   });
 
+  test("all threads of a host share one service, and a thread's end kills only its own commands", async () => {
+    const dir = await tempDir();
+    const client = JSON.stringify(pathToFileURL(BUILT_CLIENT).href);
+    const threadSource = (name: string) =>
+      `import(${client}).then(({ spawnCommandProcess }) => {
+        const script = "echo $PPID > ${name}.parent; echo $$ > ${name}.pid; sleep 100";
+        spawnCommandProcess("sh", ["-c", script], { cwd: ${JSON.stringify(dir)}, env: process.env }).stdout.resume();
+      });`;
+    const source = `
+      import { Worker } from "node:worker_threads";
+      const { shareSpawnServiceWithNewThreads } = await import(${client});
+      shareSpawnServiceWithNewThreads();
+      const threads = ${JSON.stringify(["a", "b", "c"].map(threadSource))}.map((code) => new Worker(code, { eval: true }));
+      process.stdin.once("data", () => void threads[0].terminate());
+      setInterval(() => {}, 60000);`;
+    const host = spawn(process.execPath, ["--input-type=module", "-e", source], { stdio: ["pipe", "ignore", "inherit"] });
+    hosts.push(host);
+    const names = ["a", "b", "c"];
+    const files = names.flatMap((name) => [`${name}.pid`, `${name}.parent`].map((file) => path.join(dir, file)));
+    expect(await eventually(() => files.every((file) => readPid(file) !== undefined), 400)).toBe(true);
+    const [a = 0, b = 0, c = 0] = names.map((name) => readPid(path.join(dir, `${name}.pid`)) ?? 0);
+    leftovers.push(a, b, c);
+    const parents = new Set(names.map((name) => readPid(path.join(dir, `${name}.parent`))));
+    expect(parents.size).toBe(1);
+    expect(parents.has(host.pid)).toBe(false);
+
+    host.stdin?.write("go\n");
+    expect(await eventually(() => isGone(a))).toBe(true);
+    expect([isGone(b), isGone(c)]).toEqual([false, false]);
+  });
+
   test("a command dies with the service if the service itself is SIGKILLed", async () => {
     const dir = await tempDir();
     const host = startHost(dir, "echo ready; sleep 100");

@@ -45,6 +45,14 @@ function sharedState(): Int32Array {
 }
 const shared = sharedState();
 
+/**
+ * Makes threads created from now on share this thread's spawn service (one per host). Loading this module
+ * already does it; the manager calls it before starting its pool so that the dependency is explicit.
+ */
+export function shareSpawnServiceWithNewThreads(): void {
+  if (getEnvironmentData(SHARED_KEY) !== shared.buffer) setEnvironmentData(SHARED_KEY, shared.buffer);
+}
+
 function readPath(): string | undefined {
   if (Atomics.load(shared, 0) !== STATE_READY) return undefined;
   const length = Atomics.load(shared, 1);
@@ -354,9 +362,12 @@ export class ServiceCommand extends EventEmitter {
     try {
       child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
-      this.emit("error", error);
-      this.finishStreams();
-      this.emitClose(-1, null);
+      // Reported as child_process reports a failed spawn: as an event, after the caller attached its listeners.
+      process.nextTick(() => {
+        this.emit("error", error);
+        this.finishStreams();
+        this.emitClose(-1, null);
+      });
       return;
     }
     child.once("spawn", () => {

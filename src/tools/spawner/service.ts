@@ -153,6 +153,8 @@ class Connection {
       });
       return;
     }
+    // A failed kill or the like after the spawn: nothing to report (its end comes as "exit" and "close").
+    child.on("error", () => {});
     this.commands.set(id, { child, pgid: pid });
     this.groups.add(pid);
     this.send({ type: "spawned", id, pid });
