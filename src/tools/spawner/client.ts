@@ -59,9 +59,16 @@ function readPath(): string | undefined {
   return Buffer.from(new Uint8Array(shared.buffer, PATH_OFFSET, length)).toString("utf8");
 }
 
-/** The compiled service entry: next to this module's build, or in dist/ when this module runs from source. */
+/**
+ * The compiled service entry, dist/workers/spawner.js, seen from this module as compiled (dist/src/tools/spawner/),
+ * as bundled into a worker chunk (dist/workers/bundle/), or run from source (src/tools/spawner/).
+ */
 function serviceEntry(): string | undefined {
-  const candidates = [new URL("../../../workers/spawner.js", import.meta.url), new URL("../../../dist/workers/spawner.js", import.meta.url)];
+  const candidates = [
+    new URL("../../../workers/spawner.js", import.meta.url),
+    new URL("../spawner.js", import.meta.url),
+    new URL("../../../dist/workers/spawner.js", import.meta.url),
+  ];
   return candidates.map((url) => fileURLToPath(url)).find((file) => file.endsWith(".js") && existsSync(file));
 }
 
