@@ -4,7 +4,7 @@
 // bytes from elsewhere).
 import { constants } from "node:os";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 const noNul = (value: string) => !value.includes("\0");
 const WireString = z.string().refine(noNul, "contains a NUL byte");
