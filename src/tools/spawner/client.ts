@@ -8,7 +8,7 @@
 // finds the service dead (its connection refused) clears the path and the next command starts another.
 //
 // When the service cannot start (no compiled entry, no room for its socket), commands are spawned directly, as
-// before the service existed, with one warning per thread. LLMX_SPAWN_SERVICE=0 in the host's environment asks
+// before the service existed, with one warning per host. LLMX_SPAWN_SERVICE=0 in the host's environment asks
 // for that from the start (benchmarks compare both).
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
@@ -27,7 +27,7 @@ const STATE_NONE = 0;
 const STATE_STARTING = 1;
 const STATE_READY = 2;
 const STATE_UNAVAILABLE = 3;
-/** Int32 slots: state, path length, generation; then the path's bytes. */
+/** Int32 slots: state, path length, generation, warned (the fallback was announced); then the path's bytes. */
 const PATH_OFFSET = 16;
 const PATH_MAX = 1024;
 /** How long the service may take to print its socket path, and how long another thread's start may take. */
@@ -448,7 +448,11 @@ export function spawnCommandProcess(file: string, args: readonly string[], optio
   connection.spawn(command, { file, args: [...args], cwd: options.cwd, env, dieWithParent: options.dieWithParent === true }).catch((error: unknown) => {
     if (!directOnly) {
       directOnly = true;
-      process.emitWarning(`llmx: commands are spawned directly from this process: the spawn service is unavailable (${(error as Error).message})`);
+      // Once per host, not once per thread.
+      if (Atomics.compareExchange(shared, 3, 0, 1) === 0) {
+        const reason = (error as Error).message;
+        process.emitWarning(`llmx: commands are spawned directly from this process: the spawn service is unavailable (${reason})`);
+      }
     }
     command.runDirectly(file, args, options);
   });
