@@ -221,15 +221,20 @@ describe("commands through the spawn service, from a host process (needs `npm ru
       const { spawnCommandProcess } = await import(${JSON.stringify(pathToFileURL(BUILT_CLIENT).href)});
       const { execFileSync } = await import("node:child_process");
       process.on("warning", (warning) => console.log("warning:", warning.message));
-      const child = spawnCommandProcess("sh", ["-c", ${JSON.stringify(script)}], { cwd: ${JSON.stringify(dir)}, env: process.env, dieWithParent: true });
-      child.stdout.on("data", (chunk) => process.stdout.write(chunk));
-      child.once("spawn", () => {
-        const parent = execFileSync("ps", ["-o", "ppid=", "-p", String(child.pid)]).toString().trim();
-        console.log("command", child.pid, "parent", parent, "host", process.pid, "via-service", child.viaService);
-      });
-      child.once("close", (code) => console.log("closed", code));
+      const run = (label, script) => {
+        const child = spawnCommandProcess("sh", ["-c", script], { cwd: ${JSON.stringify(dir)}, env: process.env, dieWithParent: true });
+        child.stdout.on("data", (chunk) => process.stdout.write(chunk));
+        child.once("spawn", () => {
+          const parent = execFileSync("ps", ["-o", "ppid=", "-p", String(child.pid)]).toString().trim();
+          console.log(label, child.pid, "parent", parent, "host", process.pid, "via-service", child.viaService);
+        });
+        child.once("close", (code) => console.log(label === "command" ? "closed" : label + "-closed", code));
+      };
+      run("command", ${JSON.stringify(script)});
+      // Each line on stdin runs another command.
+      process.stdin.on("data", () => run("again", "sleep 1"));
       setInterval(() => {}, 60000);`;
-    const host = spawn(process.execPath, ["--input-type=module", "-e", source], { stdio: ["ignore", "pipe", "inherit"], env });
+    const host = spawn(process.execPath, ["--input-type=module", "-e", source], { stdio: ["pipe", "pipe", "inherit"], env });
     hosts.push(host);
     host.stdout?.setEncoding("utf8");
     host.stdout?.on("data", (chunk: string) => printed.set(host, (printed.get(host) ?? "") + chunk));
@@ -289,7 +294,7 @@ describe("commands through the spawn service, from a host process (needs `npm ru
     expect([isGone(b), isGone(c)]).toEqual([false, false]);
   });
 
-  test("a command dies with the service if the service itself is SIGKILLed", async () => {
+  test("a command dies with the service if the service itself is SIGKILLed, and the next command starts another", async () => {
     const dir = await tempDir();
     const host = startHost(dir, "echo ready; sleep 100");
     const [, command, , service] = await lineOf(host, "command");
@@ -300,6 +305,14 @@ describe("commands through the spawn service, from a host process (needs `npm ru
     // The host saw its command end (killed), and is still alive.
     expect((await lineOf(host, "closed")).length).toBe(2);
     expect(host.exitCode).toBe(null);
+
+    host.stdin?.write("again\n");
+    const [, , , parent, , , , viaService] = await lineOf(host, "again");
+    expect(viaService).toBe("true");
+    expect(parent).not.toBe(service);
+    expect(await lineOf(host, "again-closed")).toEqual(["again-closed", "0"]);
+    host.kill("SIGTERM");
+    expect(await eventually(() => isGone(Number(parent)))).toBe(true);
   });
 
   test("falls back to spawning directly, with a warning, when the service cannot start", async () => {
