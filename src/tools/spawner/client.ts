@@ -165,7 +165,12 @@ class ServiceConnection {
 
   /** Sends a spawn for `command` once connected; rejects when the service cannot be reached or started. */
   async spawn(command: ServiceCommand, request: Omit<Extract<ServiceRequest, { type: "spawn" }>, "id" | "type">): Promise<void> {
-    const socket = await this.connection();
+    let socket = await this.connection();
+    // Closed between connecting and now (the service died): its close already failed the commands it held.
+    for (let attempt = 0; socket.destroyed; attempt++) {
+      if (attempt >= 2) throw new ServiceUnavailable("its connection keeps closing");
+      socket = await this.connection();
+    }
     const id = this.nextId++;
     this.commands.set(id, command);
     command.attach(id, (message) => this.send(message));
