@@ -2,7 +2,7 @@
 // local mock model over HTTP: proof that `llmx exec --json` speaks the stream the SDK parses.
 import { execFileSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -14,9 +14,13 @@ const CACHE = path.join(ROOT, ".cache/interop");
 const SDK_VERSION = "0.163.0";
 
 type SdkItem = { type: string; text?: string; aggregated_output?: string; status?: string };
-type SdkThread = { id: string | null; run(input: string): Promise<{ finalResponse: string; items: SdkItem[] }> };
+type SdkInput = string | ({ type: "text"; text: string } | { type: "local_image"; path: string })[];
+type SdkThread = {
+  id: string | null;
+  run(input: SdkInput, options?: { outputSchema?: unknown }): Promise<{ finalResponse: string; items: SdkItem[] }>;
+};
 type SdkModule = {
-  Codex: new (options: { codexPathOverride: string; env: Record<string, string> }) => {
+  Codex: new (options: { codexPathOverride?: string; env: Record<string, string> }) => {
     startThread(options: Record<string, unknown>): SdkThread;
     resumeThread(id: string, options: Record<string, unknown>): SdkThread;
   };
@@ -83,4 +87,39 @@ describe("@openai/codex-sdk over llmx", () => {
     const third = await resumed.run("One more.");
     expect(third.finalResponse).toMatch(/^Hello from mock, reply #\d+$/);
   });
+
+  it("drives the built CLI entry itself with an output schema, an image and additional directories", async () => {
+    const entry = path.join(ROOT, "dist/src/cli/main.js");
+    // The entry is executable after a build: the SDK spawns it directly.
+    expect(statSync(entry).mode & 0o111).not.toBe(0);
+    const codex = new sdk.Codex({ codexPathOverride: entry, env });
+    const extra = path.join(work, "extra");
+    await mkdir(extra, { recursive: true });
+    const image = path.join(work, "pixel.png");
+    await writeFile(image, Buffer.from(PNG_1X1, "base64"));
+    const thread = codex.startThread({
+      workingDirectory: work,
+      skipGitRepoCheck: true,
+      approvalPolicy: "never",
+      sandboxMode: "workspace-write",
+      additionalDirectories: [extra],
+    });
+    const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"], additionalProperties: false };
+    const before = server.requests.length;
+    const result = await thread.run(
+      [
+        { type: "text", text: "What is in this picture?" },
+        { type: "local_image", path: image },
+      ],
+      { outputSchema: schema },
+    );
+    expect(result.finalResponse).toMatch(/^Hello from mock, reply #\d+$/);
+    const body = JSON.stringify(server.requests.slice(before).map((request) => request.body));
+    expect(body).toContain('"json_schema"');
+    expect(body).toContain('"additionalProperties":false');
+    expect(body).toContain('"image_url":"data:image/png;base64,');
+  });
 });
+
+/** A 1x1 transparent PNG. */
+const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
