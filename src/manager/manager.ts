@@ -176,8 +176,8 @@ export class ConversationManager {
   private readonly running = new Set<WorkerLink>();
   private readonly listeners = new Set<(change: StateChange) => void>();
   private closed = false;
-  /** Warm tasks in flight, making spare threads. */
-  private warming = 0;
+  /** Spare threads being started. */
+  private warming = false;
 
   constructor(options: ConversationManagerOptions = {}) {
     this.eventWindow = options.eventWindow ?? DEFAULT_EVENT_WINDOW;
@@ -715,16 +715,22 @@ export class ConversationManager {
    * at the next start.
    */
   private keepSpares(): void {
-    while (!this.closed && this.threads.spareDeficit - this.warming > 0) {
+    if (this.closed || this.warming) return;
+    const releases: (() => void)[] = [];
+    for (let i = 0; i < this.threads.spareDeficit; i++) {
       const release = this.starts.tryAcquire();
-      if (release === undefined) return;
-      this.warming += 1;
-      void this.threads.warm().then(() => {
-        this.warming -= 1;
-        release();
-        this.keepSpares();
-      });
+      if (release === undefined) break;
+      releases.push(release);
     }
+    if (releases.length === 0) return;
+    this.warming = true;
+    const idleBefore = this.threads.idleThreads;
+    void this.threads.addSpares(releases.length).then(() => {
+      this.warming = false;
+      for (const release of releases) release();
+      // Again only if that made spares: a pool that cannot start threads is not asked forever.
+      if (this.threads.idleThreads > idleBefore) this.keepSpares();
+    });
   }
 
   /** Top-level conversations holding a slot; a removed one holds its slot while its worker runs. */

@@ -136,23 +136,26 @@ export class WorkerThreads implements WorkerRuntime {
     return run;
   }
 
-  /** Spare threads missing: wanted, minus threads (starting or ready) no conversation holds or waits for. */
+  /** Threads (starting or ready) that no conversation holds or waits for: the spares. */
+  get idleThreads(): number {
+    return Math.max(0, this.pool.threads.length - this.tasks);
+  }
+
+  /** Spare threads missing: wanted, minus the idle ones, within the pool's thread limit. */
   get spareDeficit(): number {
     if (this.spareTarget === 0) return 0;
-    const threads = this.pool.threads.length;
-    const spares = Math.max(0, threads - this.tasks);
-    return Math.max(0, Math.min(this.spareTarget - spares, this.maxThreads - threads));
+    return Math.max(0, Math.min(this.spareTarget - this.idleThreads, this.maxThreads - this.pool.threads.length));
   }
 
   /**
-   * Makes one more thread a ready spare: a task that loads the conversation code on an idle thread, or on a new
-   * one when none is idle. Resolves when it is done (never rejects: a spare is an optimisation).
+   * Starts `count` new threads as ready spares. The pool starts a thread only for a task no idle thread can take,
+   * so one warm task (it only waits for the thread's code to load) goes to each idle thread and `count` more
+   * start threads, all handed over at once. Resolves when they are done (never rejects: a spare is an
+   * optimisation).
    */
-  warm(): Promise<void> {
-    return this.pool.run(WARM_TASK).then(
-      () => undefined,
-      () => undefined,
-    );
+  addSpares(count: number): Promise<void> {
+    const tasks = Array.from({ length: this.idleThreads + count }, () => this.pool.run(WARM_TASK));
+    return Promise.allSettled(tasks).then(() => undefined);
   }
 
   /** Starts recording what happens to a thread (once it is known to run a conversation). */
