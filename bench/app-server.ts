@@ -4,36 +4,14 @@
 // an empty HOME. The difference is what the protocol layer (mapping, JSON, the pipe, one more process) costs.
 // Usage: tsx bench/app-server.ts [--quick] [--sizes 10,50] [--runs N]
 import "./lib/launch.js";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { runAppServerCase } from "./lib/app-server-case.js";
-import { tempDir } from "./lib/home.js";
+import { runLlmxAppServer } from "./lib/app-server-case.js";
 import { startModelServerProcess } from "./lib/model-server.js";
 import { benchArgs, num, printMachine, printTable, summarize } from "./lib/stats.js";
 import { TURN_HEADER, runTurnCase, turnRow, type TurnResult } from "./lib/turn-result.js";
 
-const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
 const args = benchArgs(["sizes"]);
 const sizes = (args.get("sizes") ?? (args.quick ? "2" : "10,50")).split(",").map(Number);
 const runs = args.runs(args.quick ? 1 : 3);
-
-function llmxHome(url: string): string {
-  const home = tempDir("app-server-home");
-  writeFileSync(
-    path.join(home, "config.toml"),
-    `model = "mock-model"\nmodel_provider = "mock"\napproval_policy = "never"\nsandbox_mode = "danger-full-access"\n` +
-      `[model_providers.mock]\nbase_url = "${url}"\nwire_api = "responses"\nrequest_max_retries = 2\nstream_max_retries = 2\n`,
-  );
-  return home;
-}
-
-async function runLlmxAppServer(n: number, url: string): Promise<TurnResult> {
-  const home = llmxHome(url);
-  const env = { ...process.env, HOME: tempDir("home"), LLMX_HOME: home };
-  const args = [CLI, "app-server", "--max-conversations", String(n)];
-  return runAppServerCase(n, { system: "llmx app-server", command: process.execPath, args, env, cwd: home });
-}
 
 printMachine("app-server");
 const server = await startModelServerProcess();

@@ -1,10 +1,12 @@
 // Side by side with Codex: the turns workload (N conversations x one turn with one shell call, the mock model
 // over HTTP in its own process) run by llmx and by the real Codex app-server in the same run, both with an empty
-// HOME. llmx runs twice: one thread per conversation (the default) and dense with one thread per core. Prints all
-// runs and the llmx/Codex ratios (below 1 means llmx is faster or smaller).
+// HOME. llmx runs three ways: the library with one thread per conversation (the default), the library dense with
+// one thread per core, and `llmx app-server` driven by the same JSON-RPC client as Codex's. Prints all runs and
+// the llmx/Codex ratios (below 1 means llmx is faster or smaller).
 // Usage: tsx bench/codex.ts [--quick] [--sizes 10,100] [--runs N]
 import "./lib/launch.js";
 import { cpus } from "node:os";
+import { runLlmxAppServer } from "./lib/app-server-case.js";
 import { CODEX_VERSION, codexBinary, runCodexCase } from "./lib/codex-app-server.js";
 import { startModelServerProcess } from "./lib/model-server.js";
 import { benchArgs, num, printMachine, printTable, summarize } from "./lib/stats.js";
@@ -30,15 +32,17 @@ try {
   for (const n of sizes) {
     // llmx as configured by default (one thread per conversation), and dense with one thread per core.
     const perThread = Math.ceil(n / cpus().length);
-    const results: Record<"llmx" | "dense" | "codex", TurnResult[]> = { llmx: [], dense: [], codex: [] };
+    const results: Record<"llmx" | "dense" | "appServer" | "codex", TurnResult[]> = { llmx: [], dense: [], appServer: [], codex: [] };
     for (let run = 0; run < runs; run++) {
       results.llmx.push(await runTurnCase(String(n), server.url, 1));
       results.dense.push(await runTurnCase(`${n}:dense`, server.url, perThread));
+      // Both app-servers driven by the same JSON-RPC client (bench/lib/app-server-case.ts).
+      results.appServer.push(await runLlmxAppServer(n, server.url));
       results.codex.push(await runCodexCase(n, server.url, binary));
     }
     for (const list of Object.values(results)) for (const [i, r] of list.entries()) rows.push(turnRow(r, `${r.system} #${i + 1}`));
     const codex = results.codex;
-    for (const llmx of [results.llmx, results.dense]) {
+    for (const llmx of [results.llmx, results.dense, results.appServer]) {
       const ratio = (pick: (r: TurnResult) => number) => `${num(medianOf(llmx, pick) / medianOf(codex, pick))}`;
       const p = (q: "p50" | "p99") => (r: TurnResult) => summarize(r.latencies)[q];
       ratios.push([

@@ -2,7 +2,11 @@
 // N threads, then turn/start one turn each, and wait for every turn/completed. Used for the real Codex
 // app-server (bench/codex.ts) and for `llmx app-server` (bench/app-server.ts).
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { tempDir } from "./home.js";
 import { currentRss } from "./proc.js";
 import { settle } from "./stats.js";
 import { measureProcess, type TurnResult } from "./turn-result.js";
@@ -92,4 +96,19 @@ export async function runAppServerCase(n: number, server: AppServerCommand): Pro
     child.stdin.end();
     child.kill();
   }
+}
+
+const CLI = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));
+
+/** `llmx app-server` (the built CLI) over stdio, its home set up for the mock model at `url`. */
+export async function runLlmxAppServer(n: number, url: string): Promise<TurnResult> {
+  const home = tempDir("app-server-home");
+  writeFileSync(
+    path.join(home, "config.toml"),
+    `model = "mock-model"\nmodel_provider = "mock"\napproval_policy = "never"\nsandbox_mode = "danger-full-access"\n` +
+      `[model_providers.mock]\nbase_url = "${url}"\nwire_api = "responses"\nrequest_max_retries = 2\nstream_max_retries = 2\n`,
+  );
+  const env = { ...process.env, HOME: tempDir("home"), LLMX_HOME: home };
+  const args = [CLI, "app-server", "--max-conversations", String(n)];
+  return runAppServerCase(n, { system: "llmx app-server", command: process.execPath, args, env, cwd: home });
 }
