@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
 import { WebSocket } from "ws";
 import { AppServerClient, CLI, JsonRpcPeer, type Message } from "./app-server-client.js";
-import { useRuntime } from "./helpers.js";
+import { mockConfigToml, useRuntime } from "./helpers.js";
 
 const runtime = useRuntime();
 let server: MockModelServer;
@@ -31,10 +31,7 @@ afterEach(async () => {
 
 async function mockHome(): Promise<string> {
   const home = await runtime.home();
-  await writeFile(
-    path.join(home, "config.toml"),
-    `model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\nbase_url = "${server.url}"\nwire_api = "responses"\nrequest_max_retries = 0\n`,
-  );
+  await writeFile(path.join(home, "config.toml"), mockConfigToml(server.url));
   return home;
 }
 

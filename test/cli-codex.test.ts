@@ -5,13 +5,11 @@ import { once } from "node:events";
 import { constants as fsConstants } from "node:fs";
 import { access, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
-import { useRuntime } from "./helpers.js";
+import { CLI, mockConfigToml, useRuntime } from "./helpers.js";
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/src/cli/main.js");
 const run = promisify(execFile);
 const runtime = useRuntime();
 let server: MockModelServer;
@@ -44,11 +42,7 @@ async function llmx(home: string, args: string[], input = "", env: NodeJS.Proces
 
 async function mockHome(extra = "", wireApi = "responses"): Promise<string> {
   const home = await runtime.home();
-  await writeFile(
-    path.join(home, "config.toml"),
-    `model = "mock-model"\nmodel_provider = "mock"\n${extra}\n[model_providers.mock]\nbase_url = "${server.url}"\n` +
-      `wire_api = "${wireApi}"\nrequest_max_retries = 0\n`,
-  );
+  await writeFile(path.join(home, "config.toml"), mockConfigToml(server.url, extra, wireApi));
   return home;
 }
 

@@ -3,13 +3,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
-import { useRuntime } from "./helpers.js";
+import { CLI, mockConfigToml, useRuntime } from "./helpers.js";
 import { eventually, isGone, readPid } from "./tools/processes.js";
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/src/cli/main.js");
 const runtime = useRuntime();
 let server: MockModelServer;
 const clis: ChildProcess[] = [];
@@ -26,10 +24,7 @@ afterEach(() => {
 
 async function mockHome(): Promise<string> {
   const home = await runtime.home();
-  await writeFile(
-    path.join(home, "config.toml"),
-    `model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\nbase_url = "${server.url}"\nwire_api = "responses"\nrequest_max_retries = 0\n`,
-  );
+  await writeFile(path.join(home, "config.toml"), mockConfigToml(server.url));
   return home;
 }
 

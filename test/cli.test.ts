@@ -5,14 +5,12 @@ import { existsSync } from "node:fs";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { promptForApproval } from "../src/cli/approval-prompt.js";
 import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
-import { FIXTURES, useRuntime } from "./helpers.js";
+import { CLI, FIXTURES, mockConfigToml, useRuntime } from "./helpers.js";
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/src/cli/main.js");
 const run = promisify(execFile);
 const runtime = useRuntime();
 let server: MockModelServer;
@@ -46,10 +44,7 @@ async function llmx(home: string, args: string[], input?: string) {
 
 async function mockHome(): Promise<string> {
   const home = await runtime.home();
-  await writeFile(
-    path.join(home, "config.toml"),
-    `model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\nbase_url = "${server.url}"\nwire_api = "responses"\nrequest_max_retries = 0\n`,
-  );
+  await writeFile(path.join(home, "config.toml"), mockConfigToml(server.url));
   return home;
 }
 

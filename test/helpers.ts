@@ -17,6 +17,16 @@ import {
 import { startMockModelServer, type MockModelServer } from "../src/mock-model/index.js";
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
+/** The built CLI entry (tests that run the command line run what `npm run build` made). */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/src/cli/main.js");
+
+/** A config.toml that points llmx (or Codex) at the mock model at `url`; `extra` lines go at the top level. */
+export function mockConfigToml(url: string, extra = "", wireApi = "responses"): string {
+  return (
+    `model = "mock-model"\nmodel_provider = "mock"\n${extra}\n[model_providers.mock]\nbase_url = "${url}"\n` +
+    `wire_api = "${wireApi}"\nrequest_max_retries = 0\n`
+  );
+}
 
 /** Temporary llmx homes and managers created in a test are removed / shut down after it. */
 export function useRuntime(): {
