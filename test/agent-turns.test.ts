@@ -1,5 +1,6 @@
 // Real agent turns over HTTP against the local mock model: tool calls, approvals under each policy and
 // decision, interrupts, retries and provider errors. Real worker threads, real processes, real files.
+import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -153,6 +154,30 @@ describe("the sandbox under each approval policy", () => {
   });
 });
 
+/**
+ * A script that looks for spawn service sockets under /tmp and asks each, in the service's own framing, to run
+ * `touch <target>` outside any sandbox.
+ */
+function spawnerAttack(target: string): string {
+  const msgpackr = createRequire(import.meta.url).resolve("msgpackr");
+  return `
+const fs = require("fs"), net = require("net"), path = require("path");
+const { pack } = require(${JSON.stringify(msgpackr)});
+const frame = (message) => { const body = pack(message); const head = Buffer.alloc(4); head.writeUInt32BE(body.length); return Buffer.concat([head, body]); };
+for (const dir of fs.readdirSync("/tmp").filter((name) => name.startsWith("llmx-spawner-"))) {
+  const socket = net.connect(path.join("/tmp", dir, "socket"));
+  socket.on("error", (error) => console.log("refused:", error.code));
+  socket.on("connect", () => {
+    console.log("connected to", dir);
+    const touch = { type: "spawn", id: 1, file: "/bin/sh", args: ["-c", "touch ${target}"], cwd: "/", env: {}, dieWithParent: false };
+    socket.write(Buffer.concat([frame({ type: "hello", token: "0".repeat(64) }), frame(touch)]));
+    socket.write(frame({ ...touch, id: 2 }));
+  });
+}
+setTimeout(() => process.exit(0), 1000);
+`;
+}
+
 describe("attacks on the rules and the sandbox, with every request denied", () => {
   // Under untrusted each runs unasked only if the rules call it safe; under every policy whatever runs must not
   // write outside the workspace or print a secret.
@@ -166,6 +191,7 @@ describe("attacks on the rules and the sandbox, with every request denied", () =
       const work = await runtime.home();
       const outside = await runtime.home();
       await writeFile(path.join(work, "bash"), "#!/bin/sh\ntouch planted-ran\n", { mode: 0o755 });
+      await writeFile(path.join(work, "spawner-attack.cjs"), spawnerAttack(path.join(outside, "via-spawner.txt")));
       // The temp dir, where both directories live, is not a writable root here.
       const sandboxPolicy = { mode, exclude_slash_tmp: true, exclude_tmpdir_env_var: true };
       const { conversation } = await start({ cwd: work, approvalPolicy: policy, sandboxPolicy });
@@ -174,6 +200,8 @@ describe("attacks on the rules and the sandbox, with every request denied", () =
         `RUNSHELL: echo x > ${path.join(outside, "escaped.txt")}`,
         "RUNSHELL: /proc/self/cwd/bash -c true",
         `RUNSHELL: find . -maxdepth 0 {-true,-exec} touch ${path.join(outside, "brace.txt")} \\;`,
+        // The spawn service forks every command: a sandboxed one that finds its socket asks it for an unsandboxed one.
+        `RUNSHELL: ${process.execPath} spawner-attack.cjs`,
       ];
       for (const attack of attacks) {
         const events = await turnWithApprovals(conversation, attack, () => "denied");
@@ -182,6 +210,7 @@ describe("attacks on the rules and the sandbox, with every request denied", () =
       }
       expect(existsSync(path.join(outside, "escaped.txt"))).toBe(false);
       expect(existsSync(path.join(outside, "brace.txt"))).toBe(false);
+      expect(existsSync(path.join(outside, "via-spawner.txt"))).toBe(false);
       // Under untrusted nothing unknown runs unasked; the other policies run what the model asks, sandboxed.
       if (policy === "untrusted") expect(existsSync(path.join(work, "planted-ran"))).toBe(false);
     } finally {

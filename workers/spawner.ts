@@ -1,6 +1,6 @@
 // Entry of the spawn service process (src/tools/spawner/service.ts), started by the first thread of a host that
-// runs a command: argv is the host's pid. Prints the socket's path on stdout, then forks commands until the
-// host dies.
+// runs a command: argv is the host's pid. Prints its secret and the socket's path on stdout, then forks commands
+// until the host dies.
 import { startSpawnService } from "../src/tools/spawner/service.js";
 
 const hostPid = Number(process.argv[2]);
@@ -20,4 +20,5 @@ process.on("uncaughtException", (error) => {
   service.stop();
   process.exit(70);
 });
-process.stdout.write(`${service.socketPath}\n`);
+// One line to the host only (its pipe): the secret, then the socket's path.
+process.stdout.write(`${service.token} ${service.socketPath}\n`);

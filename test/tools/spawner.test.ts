@@ -2,7 +2,7 @@
 // streams their output (binary intact), reports spawn errors by errno code, signals and records their process
 // groups, kills a client's groups when its connection closes, and everything when the host dies.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -52,13 +52,16 @@ async function serviceAndClient(): Promise<{ service: SpawnService; client: Clie
   // This test process plays the host: its parent stays alive for the whole test.
   const service = await startSpawnService({ hostPid: process.ppid, lingerPollMs: 50 });
   services.push(service);
-  return { service, client: await connectClient(service.socketPath) };
+  return { service, client: await connectClient(service) };
 }
 
-async function connectClient(socketPath: string): Promise<Client> {
+/** A client of `service`; it presents the service's secret first unless `token` says otherwise (null: none). */
+async function connectClient(service: SpawnService, token: string | null = service.token): Promise<Client> {
+  const socketPath = service.socketPath;
   const socket = connect(socketPath);
   sockets.push(socket);
   await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  if (token !== null) socket.write(encodeFrame({ type: "hello", token }));
   const reader = new FrameReader();
   const byId = new Map<number, ServiceReply[]>();
   const refused: string[] = [];
@@ -107,6 +110,21 @@ describe("the spawn service", () => {
     const { service } = await serviceAndClient();
     expect(statSync(path.dirname(service.socketPath)).mode & 0o777).toBe(0o700);
     expect(statSync(service.socketPath).mode & 0o077).toBe(0);
+  });
+
+  test.each([
+    ["no secret (the request comes first)", null],
+    ["a wrong secret", "0".repeat(64)],
+    ["a malformed secret", "not-hex"],
+  ])("a client with %s is cut off before anything runs", async (_, token) => {
+    const { service } = await serviceAndClient();
+    const dir = await tempDir();
+    const client = await connectClient(service, token);
+    const closed = new Promise((resolve) => client.socket.once("close", resolve));
+    client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "touch escaped"], cwd: dir, env: ENV, dieWithParent: false });
+    await closed;
+    expect(client.replies(1)).toEqual([]);
+    expect(existsSync(path.join(dir, "escaped"))).toBe(false);
   });
 
   test("runs a command in its own process group and streams its output, binary bytes intact", async () => {
@@ -169,7 +187,7 @@ describe("the spawn service", () => {
     client.send({ type: "spawn", id: 1, file: "sh", args: ["-c", "sleep 100 & echo $!; wait"], cwd: "/", env: ENV, dieWithParent: true });
     const pid = pidOf(await client.until(1, "output"));
     const child = Number(output(client.replies(1), "stdout").toString().trim());
-    const other = await connectClient((services[0] as SpawnService).socketPath);
+    const other = await connectClient(services[0] as SpawnService);
     other.send({ type: "kill", pgid: pid, signal: "SIGKILL" });
     other.send({ type: "spawn", id: 9, file: "true", args: [], cwd: "/", env: ENV, dieWithParent: true });
     await other.until(9, "close");
@@ -190,7 +208,7 @@ describe("the spawn service", () => {
     const job = readPid(path.join(dir, "job.pid")) ?? 0;
     expect(job).toBeGreaterThan(0);
     // Another connection's commands are not affected.
-    const other = await connectClient(service.socketPath);
+    const other = await connectClient(service);
     other.send({ type: "spawn", id: 1, file: "sleep", args: ["100"], cwd: "/", env: ENV, dieWithParent: true });
     const spared = pidOf(await other.until(1, "spawned"));
 

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { getEnvironmentData, setEnvironmentData } from "node:worker_threads";
 import { withParentDeathSignal } from "../pdeathsig.js";
 import { FrameReader, encodeFrame } from "./frames.js";
-import type { ServiceReply, ServiceRequest } from "./protocol.js";
+import type { HelloRequest, ServiceReply, ServiceRequest } from "./protocol.js";
 
 const SHARED_KEY = "llmx:spawn-service";
 const STATE_NONE = 0;
@@ -74,7 +74,7 @@ function serviceEntry(): string | undefined {
 
 class ServiceUnavailable extends Error {}
 
-/** Starts the service from this thread; resolves its socket path. */
+/** Starts the service from this thread; resolves the line it prints: its secret and its socket path. */
 function startService(): Promise<string> {
   const entry = serviceEntry();
   if (entry === undefined) return Promise.reject(new ServiceUnavailable("its compiled entry (dist/workers/spawner.js) is missing"));
@@ -115,7 +115,22 @@ function startService(): Promise<string> {
   });
 }
 
-/** The service's socket path: the one already published, or one this thread (or another) starts now. */
+type ServiceAddress = { token: string; socketPath: string };
+
+/** "<token> <path>", the line the service prints (and what the host publishes to its threads). */
+function parseAddress(line: string): ServiceAddress {
+  const space = line.indexOf(" ");
+  const token = line.slice(0, space);
+  if (space < 0 || !/^[0-9a-f]{64}$/.test(token)) throw new ServiceUnavailable("it printed no secret");
+  return { token, socketPath: line.slice(space + 1) };
+}
+
+/** The service's address: the one already published, or one this thread (or another) starts now. */
+async function serviceAddress(): Promise<ServiceAddress> {
+  return parseAddress(await servicePath());
+}
+
+/** The service's published line (secret and socket path), starting the service when none is. */
 async function servicePath(): Promise<string> {
   const deadline = performance.now() + 2 * START_TIMEOUT_MS;
   for (;;) {
@@ -124,14 +139,15 @@ async function servicePath(): Promise<string> {
     if (state === STATE_UNAVAILABLE) throw new ServiceUnavailable("another thread could not start it");
     if (state === STATE_NONE && Atomics.compareExchange(shared, 0, STATE_NONE, STATE_STARTING) === STATE_NONE) {
       try {
-        const socketPath = await startService();
-        const bytes = Buffer.from(socketPath, "utf8");
+        const line = await startService();
+        parseAddress(line);
+        const bytes = Buffer.from(line, "utf8");
         if (bytes.length > PATH_MAX) throw new ServiceUnavailable("its socket path is too long");
         new Uint8Array(shared.buffer, PATH_OFFSET, PATH_MAX).set(bytes);
         Atomics.store(shared, 1, bytes.length);
         Atomics.add(shared, 2, 1);
         Atomics.store(shared, 0, STATE_READY);
-        return socketPath;
+        return line;
       } catch (error) {
         Atomics.store(shared, 0, STATE_UNAVAILABLE);
         throw error;
@@ -192,7 +208,7 @@ class ServiceConnection {
 
   private async open(): Promise<Socket> {
     for (let attempt = 0; ; attempt++) {
-      const socketPath = await servicePath();
+      const { token, socketPath } = await serviceAddress();
       const generation = Atomics.load(shared, 2);
       try {
         const socket = await new Promise<Socket>((resolve, reject) => {
@@ -201,6 +217,7 @@ class ServiceConnection {
           socket.once("error", reject);
         });
         this.adopt(socket);
+        socket.write(encodeFrame({ type: "hello", token } satisfies HelloRequest));
         return socket;
       } catch (error) {
         forgetService(generation, socketPath);

@@ -33,6 +33,15 @@ export type KillRequest = z.infer<typeof KillRequest>;
 export const ReleaseRequest = z.object({ type: z.literal("release"), id: z.number().int().nonnegative() });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
+/**
+ * A connection's first frame: the secret the service printed to the host when it started. The socket's directory
+ * keeps other users out, but commands run as the host's user, sandboxed ones included, and a sandbox may still
+ * see the socket (bwrap keeps /tmp): without the secret, which lives only in the host's memory, a command that
+ * connects can ask for nothing.
+ */
+export const HelloRequest = z.object({ type: z.literal("hello"), token: z.string().regex(/^[0-9a-f]{64}$/) });
+export type HelloRequest = z.infer<typeof HelloRequest>;
+
 export const ServiceRequest = z.discriminatedUnion("type", [SpawnRequest, KillRequest, ReleaseRequest]);
 export type ServiceRequest = z.infer<typeof ServiceRequest>;
 

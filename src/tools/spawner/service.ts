@@ -10,6 +10,7 @@
 // run under `setpriv --pdeathsig KILL` (when the caller asks, and setpriv can), so they also die if the service
 // itself is killed.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ import type { Readable } from "node:stream";
 import { withParentDeathSignal } from "../pdeathsig.js";
 import { isProcessGroupAlive, killProcessGroup, liveProcessGroups } from "../process-groups.js";
 import { FrameError, FrameReader, encodeFrame } from "./frames.js";
-import { ServiceRequest, type ServiceReply, type SpawnRequest } from "./protocol.js";
+import { HelloRequest, ServiceRequest, type ServiceReply, type SpawnRequest } from "./protocol.js";
 
 export type SpawnServiceOptions = {
   /** The host's pid: when the service's parent is no longer this process, the host is gone. */
@@ -34,6 +35,8 @@ export type SpawnServiceOptions = {
 export type SpawnService = {
   /** The unix socket clients connect to, in a directory only this user can enter. */
   socketPath: string;
+  /** The secret a client's first frame must carry (hex). */
+  token: string;
   /** Kills every recorded group, closes the socket, removes its directory. */
   stop(): void;
 };
@@ -50,9 +53,13 @@ class Connection {
   private readonly reader = new FrameReader();
   private backedUp = false;
 
+  /** Whether the client has presented the service's secret (nothing else is handled before). */
+  private authenticated = false;
+
   constructor(
     readonly socket: Socket,
     private readonly onLinger: () => void,
+    private readonly token: Buffer,
   ) {
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("drain", () => this.setBackedUp(false));
@@ -91,10 +98,23 @@ class Connection {
       this.socket.destroy();
       return;
     }
-    for (const message of messages) this.handle(message);
+    for (const message of messages) {
+      if (this.socket.destroyed) return;
+      this.handle(message);
+    }
   }
 
   private handle(message: unknown): void {
+    if (!this.authenticated) {
+      const hello = HelloRequest.safeParse(message);
+      const presented = hello.success ? Buffer.from(hello.data.token, "hex") : undefined;
+      if (presented === undefined || presented.length !== this.token.length || !timingSafeEqual(presented, this.token)) {
+        this.socket.destroy();
+        return;
+      }
+      this.authenticated = true;
+      return;
+    }
     const parsed = ServiceRequest.safeParse(message);
     if (!parsed.success) {
       const id = (message as { id?: unknown } | null)?.id;
@@ -208,6 +228,7 @@ export async function startSpawnService(options: SpawnServiceOptions): Promise<S
   const dir = mkdtempSync(path.join(tmpdir(), "llmx-spawner-"));
   chmodSync(dir, 0o700);
   const socketPath = path.join(dir, "socket");
+  const token = randomBytes(32);
   const connections = new Set<Connection>();
   let lingerPoll: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -224,7 +245,7 @@ export async function startSpawnService(options: SpawnServiceOptions): Promise<S
   };
 
   const server: Server = createServer((socket) => {
-    const connection = new Connection(socket, onLinger);
+    const connection = new Connection(socket, onLinger, token);
     connections.add(connection);
     socket.once("close", () => {
       connections.delete(connection);
@@ -260,7 +281,7 @@ export async function startSpawnService(options: SpawnServiceOptions): Promise<S
     server.listen(socketPath, () => {
       process.umask(umask);
       chmodSync(socketPath, 0o600);
-      resolve({ socketPath, stop });
+      resolve({ socketPath, token: token.toString("hex"), stop });
     });
   });
 }
