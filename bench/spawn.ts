@@ -11,6 +11,7 @@ import { Worker, type ResourceLimits } from "node:worker_threads";
 import { ConversationManager, createConfig, type Conversation } from "../src/index.js";
 import { tempDir } from "./lib/home.js";
 import { startModelServerProcess } from "./lib/model-server.js";
+import { mockTurnConfig } from "./lib/turn-result.js";
 import { currentRss } from "./lib/proc.js";
 import { benchArgs, mib, ms, num, printMachine, printTable, settle, summarize } from "./lib/stats.js";
 
@@ -138,15 +139,7 @@ async function turn(conversation: Conversation): Promise<boolean> {
 
 /** CPU seconds of the whole process (all threads) per conversation: spawn + one shell-tool turn, each on a new thread. */
 async function cpuPerConversation(n: number, url: string): Promise<{ cpu: number; ok: number }> {
-  const turnConfig = createConfig({
-    home,
-    cwd: home,
-    model: "mock-model",
-    modelProvider: "mock",
-    provider: { id: "mock", name: "Mock", baseUrl: url, wireApi: "responses", requestMaxRetries: 2, streamMaxRetries: 2, streamIdleTimeoutMs: 60_000 },
-    approvalPolicy: "never",
-    sandboxPolicy: { mode: "danger-full-access" },
-  });
+  const turnConfig = mockTurnConfig(home, url);
   const manager = new ConversationManager({ maxConversations: n, minThreads: 0, ...withLimits });
   await settle();
   const before = process.cpuUsage();

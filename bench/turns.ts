@@ -3,12 +3,12 @@
 // shell that sources a heavy ~/.bashrc would otherwise dominate every tool call); the mock model runs in its own
 // process. Usage: tsx bench/turns.ts [--quick] [--cases 10,100,1000:dense] [--per-thread 100]
 import "./lib/launch.js";
-import { ConversationManager, createConfig, type Conversation } from "../src/index.js";
+import { ConversationManager, type Conversation } from "../src/index.js";
 import { tempDir } from "./lib/home.js";
 import { startModelServerProcess } from "./lib/model-server.js";
 import { currentRss } from "./lib/proc.js";
 import { benchArgs, printMachine, printTable, settle } from "./lib/stats.js";
-import { TURN_HEADER, measureProcess, runTurnCase, turnRow, type TurnResult } from "./lib/turn-result.js";
+import { TURN_HEADER, measureProcess, mockTurnConfig, runTurnCase, turnRow, type TurnResult } from "./lib/turn-result.js";
 
 const args = benchArgs(["cases", "case", "url", "per-thread"]);
 const perThreadDense = Number(args.get("per-thread") ?? (args.quick ? 2 : 100));
@@ -37,15 +37,7 @@ async function turn(conversation: Conversation): Promise<boolean> {
 async function runCase(n: number, dense: boolean, url: string): Promise<TurnResult> {
   const perThread = dense ? perThreadDense : 1;
   const home = tempDir("turns");
-  const config = createConfig({
-    home,
-    cwd: home,
-    model: "mock-model",
-    modelProvider: "mock",
-    provider: { id: "mock", name: "Mock", baseUrl: url, wireApi: "responses", requestMaxRetries: 2, streamMaxRetries: 2, streamIdleTimeoutMs: 60_000 },
-    approvalPolicy: "never",
-    sandboxPolicy: { mode: "danger-full-access" },
-  });
+  const config = mockTurnConfig(home, url);
   const manager = new ConversationManager({ maxConversations: n, conversationsPerThread: perThread });
   await settle();
   const baselineRss = currentRss();

@@ -1,4 +1,5 @@
 // What one turn workload measures, the same for llmx and Codex so the two can be set side by side.
+import { createConfig, type ConversationConfig } from "../../src/index.js";
 import { fileURLToPath } from "node:url";
 import { tempDir } from "./home.js";
 import { runScript } from "./launch.js";
@@ -69,4 +70,17 @@ export async function runTurnCase(spec: string, url: string, perThread: number):
   const script = fileURLToPath(new URL("../turns.ts", import.meta.url));
   const out = await runScript(script, ["--case", spec, "--url", url, "--per-thread", String(perThread)], { env });
   return JSON.parse(out.trim().split("\n").at(-1) as string) as TurnResult;
+}
+
+/** The config of the turns workload: the mock model at `url`, approval never, full access (no sandbox cost). */
+export function mockTurnConfig(home: string, url: string): ConversationConfig {
+  return createConfig({
+    home,
+    cwd: home,
+    model: "mock-model",
+    modelProvider: "mock",
+    provider: { id: "mock", name: "Mock", baseUrl: url, wireApi: "responses", requestMaxRetries: 2, streamMaxRetries: 2, streamIdleTimeoutMs: 60_000 },
+    approvalPolicy: "never",
+    sandboxPolicy: { mode: "danger-full-access" },
+  });
 }
