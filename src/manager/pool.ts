@@ -8,7 +8,6 @@ import type { MessagePort, ResourceLimits, TransferListItem, Worker } from "node
 import { Piscina } from "piscina";
 import { shareSpawnServiceWithNewThreads } from "../tools/spawner/client.js";
 import type { ConversationTask } from "../session/worker-task.js";
-import { pdeathsigHelper } from "../tools/pdeathsig.js";
 import type { ThreadFacts, WorkerRuntime } from "./runtime.js";
 
 export type PoolOptions = {
@@ -94,8 +93,6 @@ export class WorkerThreads implements WorkerRuntime {
       // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
       atomics: "disabled",
       ...resourceLimitsFor(options),
-      // Probed once here (a synchronous spawn, once per process) instead of once in every thread.
-      workerData: { setpriv: pdeathsigHelper() ?? null },
     });
     // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
     // with it: the tasks it held are rejected and their conversations reported failed.

@@ -4,7 +4,7 @@
 // A conversation's client is whoever submits ops and reads events: the supervisor for a top-level
 // conversation, the parent's worker for a sub-agent. Supervision messages (ready, heartbeat, sub-agent
 // requests, ...) go to the supervisor; for a top-level conversation both are the same port.
-import { threadId, workerData, type MessagePort } from "node:worker_threads";
+import { threadId, type MessagePort } from "node:worker_threads";
 import {
   createFramedPort,
   decodeToWorker,
@@ -16,7 +16,6 @@ import {
 import type { SupervisorLink } from "../delegate/child.js";
 import { deserializeError, errorEvent, serializeError, type SerializedError } from "../errors.js";
 import type { Submission } from "../protocol/index.js";
-import { pdeathsigHelper, seedPdeathsigHelper } from "../tools/pdeathsig.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { PortChildClient } from "./child-client.js";
 import { EventOutbox } from "./event-outbox.js";
@@ -82,12 +81,6 @@ export async function runConversationTask(
     : client;
   children.bind(supervisor);
 
-  // A thread's first command needs to know whether setpriv works. The supervisor probed once and put the answer in
-  // the thread's workerData; without it (a runtime that did not), the probe is a synchronous spawn: a few ms, but
-  // seconds on a loaded machine. Done here, before the worker says it runs, it counts against the start timeout
-  // instead of stalling a conversation's event loop mid-turn, where the hang watchdog would kill it.
-  seedPdeathsigHelper((workerData as { setpriv?: unknown } | null)?.setpriv);
-  pdeathsigHelper();
   supervisor.send({ type: "llmx/ready", threadId });
   let ended: SessionEnd;
   try {

@@ -12,15 +12,12 @@ const SETPRIV_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
 let setpriv: string | null | undefined;
 
-/**
- * Takes another thread's answer (the supervisor probes once and hands it to every worker in its workerData), so
- * that a worker does not spawn a probe to start. Ignored once this thread knows.
- */
-export function seedPdeathsigHelper(found: unknown): void {
-  if (setpriv === undefined && (found === null || (typeof found === "string" && path.isAbsolute(found)))) setpriv = found;
-}
 
-/** setpriv's path when it runs here and knows `--pdeathsig`; looked up once per thread. */
+/**
+ * setpriv's path when it runs here and knows `--pdeathsig`; looked up once per thread, on the first command that
+ * needs it: in the spawn service (which forks every command), or in a worker only when it spawns directly (the
+ * fallback when the service cannot start).
+ */
 export function pdeathsigHelper(): string | undefined {
   if (setpriv === undefined) setpriv = findSetpriv();
   return setpriv ?? undefined;
