@@ -1,4 +1,5 @@
 // The manager's API, end to end: real worker threads, real rollout files.
+import { execFileSync } from "node:child_process";
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import {
   ConversationNotFoundError,
   EmptyRolloutError,
   InternalAgentDiedError,
+  InvalidConfigError,
   InvalidOpError,
   MissingSessionMetaError,
   RolloutNotFoundError,
@@ -43,6 +45,36 @@ describe("newConversation", () => {
     const events = await runTurn(conversation, "hello");
     expect(types(events)).toEqual(expect.arrayContaining(["task_started", "user_message", "agent_message", "token_count"]));
     expect(events.at(-1)?.msg).toEqual({ type: "task_complete", last_agent_message: 'Offline reply #1: you said "hello".' });
+  });
+
+  it("refuses a cwd that is not an existing directory with InvalidConfigError naming the field, and keeps working", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager({ maxConversations: 1 });
+    const file = path.join(home, "a-file");
+    await writeFile(file, "not a directory");
+    for (const cwd of [path.join(home, "missing"), file]) {
+      const failure = manager.newConversation(testConfig(home, { cwd }));
+      await expect(failure).rejects.toBeInstanceOf(InvalidConfigError);
+      await expect(failure).rejects.toMatchObject({ field: "cwd", message: expect.stringContaining(cwd) });
+    }
+    expect(manager.list()).toEqual([]);
+    // The failed starts hold no slot: the one allowed conversation still starts.
+    await expect(manager.newConversation(testConfig(home))).resolves.toMatchObject({ conversationId: expect.any(String) });
+  });
+
+  it("starts when AGENTS.md in the cwd is a FIFO or a directory, reading neither", async () => {
+    const home = await runtime.home();
+    const fifo = path.join(home, "fifo-project");
+    const dir = path.join(home, "dir-project");
+    await mkdir(fifo);
+    await mkdir(path.join(dir, "AGENTS.md"), { recursive: true });
+    execFileSync("mkfifo", [path.join(fifo, "AGENTS.md")]);
+    const manager = runtime.manager();
+    for (const cwd of [fifo, dir]) {
+      const { conversation } = await manager.newConversation(testConfig(home, { cwd }));
+      const events = await runTurn(conversation, "hello");
+      expect(events.at(-1)?.msg.type).toBe("task_complete");
+    }
   });
 
   it("fails fast with CapacityError once the live-conversation cap is reached", async () => {

@@ -3,7 +3,6 @@
 // Codex's; `list()`, `onStateChange()` and `pendingApprovals()` make the supervision observable. Sub-agents are
 // conversations too: the manager starts them when a conversation asks, wires parent and child worker to worker,
 // and stops descendants before their ancestors.
-import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { type Actor, createActor, waitFor } from "xstate";
@@ -253,7 +252,7 @@ export class ConversationManager {
   }
 
   async resumeConversationFromRollout(config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
-    await checkConfig(config);
+    checkConfig(config);
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     return this.spawn(config, {
       type: "resumed",
@@ -268,7 +267,7 @@ export class ConversationManager {
    * (UnknownConversationIdError when there is none), then resumed as `resumeConversationFromRollout` does.
    */
   async resumeConversationById(conversationId: string, config: ConversationConfig): Promise<NewConversation> {
-    await checkConfig(config);
+    checkConfig(config);
     const rolloutPath = await findRolloutPathById(config.home, conversationId);
     if (rolloutPath === undefined) throw new UnknownConversationIdError(conversationId, config.home);
     return this.resumeConversationFromRollout(config, rolloutPath);
@@ -283,7 +282,7 @@ export class ConversationManager {
    * the last one starts a brand-new conversation), or all of it when `nthUserMessage` is undefined.
    */
   async forkConversation(nthUserMessage: number | undefined, config: ConversationConfig, rolloutPath: string): Promise<NewConversation> {
-    await checkConfig(config);
+    checkConfig(config);
     const history = await readRolloutHistory(rolloutPath, { home: config.home });
     if (nthUserMessage === undefined) return this.spawn(config, { type: "forked", items: history.items });
     return this.spawn(config, truncateBeforeNthUserMessage(history.items, nthUserMessage));
@@ -384,7 +383,7 @@ export class ConversationManager {
   }
 
   private async spawn(config: ConversationConfig, initialHistory: InitialHistory): Promise<NewConversation> {
-    await checkConfig(config);
+    checkConfig(config);
     this.checkCapacity();
     const { conversationId, rolloutPath } = this.identify(config, initialHistory);
     this.checkNotRunning(conversationId);
@@ -421,7 +420,8 @@ export class ConversationManager {
     const sessionConfigured = snapshot.status === "done" ? undefined : await entry.link?.configured;
     if (sessionConfigured === undefined) {
       this.supervised.delete(conversationId);
-      if (snapshot.context.cause) throw snapshot.context.cause;
+      // The caller's configuration, found wrong by the session (its cwd), is the caller's error, not a crash.
+      if (snapshot.context.cause) throw configErrorIn(snapshot.context.cause) ?? snapshot.context.cause;
       if (snapshot.context.stopRequested || snapshot.context.terminated) {
         throw new InternalAgentDiedError(`conversation ${conversationId} was stopped before it started`);
       }
@@ -767,6 +767,13 @@ export class ConversationManager {
   }
 }
 
+function configErrorIn(error: Error): InvalidConfigError | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof InvalidConfigError) return current;
+  }
+  return undefined;
+}
+
 /** Failures a restart would only repeat: the rollout itself, the configuration, another writer, a bad session. */
 function isPermanentFailure(error: Error): boolean {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
@@ -782,11 +789,11 @@ function isPermanentFailure(error: Error): boolean {
   return false;
 }
 
-/** Validates a config where it enters the manager; its cwd must be an existing directory. */
-async function checkConfig(config: ConversationConfig): Promise<void> {
+/**
+ * Validates a config where it enters the manager. That its cwd is an existing directory is checked by the
+ * session as it starts (session.ts), where a synchronous `stat` costs the supervisor nothing; the same
+ * InvalidConfigError reaches the caller from there.
+ */
+function checkConfig(config: ConversationConfig): void {
   validateConversationConfig(config);
-  const info = await stat(config.cwd).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    throw new InvalidConfigError(`invalid conversation config: cwd ${config.cwd} is not an existing directory`, { field: "cwd" });
-  }
 }

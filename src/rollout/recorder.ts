@@ -2,7 +2,12 @@
 // file's lock (one writer across processes) from before its first append until it is closed, and stops at the
 // first failed write: the file is cut back to its last complete line when possible, and every later write
 // rejects with the same RolloutWriteError.
-import { mkdir, type FileHandle } from "node:fs/promises";
+//
+// File operations are synchronous. The recorder lives in its conversation's worker thread, whose loop has
+// nothing else to do while a line is appended; one local append of a few KiB costs microseconds, while a trip
+// through libuv's thread pool (shared by every thread of the process) costs 0.2-1 ms on a busy host, and a
+// conversation's start made several (DESIGN.md, "A worker's start"). The API stays promise-based.
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, readSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { ConversationInUseError, RolloutError, RolloutWriteError } from "../errors.js";
 import type { RolloutItem, SessionMeta } from "../protocol/rollout.js";
@@ -18,16 +23,17 @@ const TAIL_CHUNK = 64 * 1024;
 const HEAD_MAX_BYTES = 1024 * 1024;
 const NEWLINE = 0x0a;
 
-/** The recorder's file operations; tests substitute failing ones. */
+/** The recorder's file operations on the file's descriptor; tests substitute failing ones. */
 export type RolloutFileIo = {
   /** Appends `length` bytes of `data` from `offset`; resolves with how many it wrote (a short write is not an error). */
-  write(handle: FileHandle, data: Buffer, offset: number, length: number): Promise<number>;
-  truncate(handle: FileHandle, size: number): Promise<void>;
+  write(fd: number, data: Buffer, offset: number, length: number): Promise<number>;
+  truncate(fd: number, size: number): Promise<void>;
 };
 
 export const nodeRolloutFileIo: RolloutFileIo = {
-  write: async (handle, data, offset, length) => (await handle.write(data, offset, length)).bytesWritten,
-  truncate: (handle, size) => handle.truncate(size),
+  // Async functions, so that a failed call rejects instead of throwing.
+  write: async (fd, data, offset, length) => writeSync(fd, data, offset, length),
+  truncate: async (fd, size) => ftruncateSync(fd, size),
 };
 
 type RecorderState = { nextOrdinal: number; needsLeadingNewline: boolean; size: number };
@@ -45,7 +51,7 @@ export class RolloutRecorder {
 
   private constructor(
     readonly path: string,
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     private readonly lock: RolloutLock,
     private readonly clock: Clock,
     private readonly io: RolloutFileIo,
@@ -69,19 +75,19 @@ export class RolloutRecorder {
     io?: RolloutFileIo;
   }): Promise<RolloutRecorder> {
     let lock: RolloutLock | undefined;
-    let handle: FileHandle | undefined;
+    let fd: number | undefined;
     try {
-      await assertInsideSessions(path);
-      await mkdir(dirname(path), { recursive: true });
-      await assertInsideSessions(path);
+      assertInsideSessions(path);
+      mkdirSync(dirname(path), { recursive: true });
+      assertInsideSessions(path);
       lock = await acquireRolloutLock(path, meta.id);
-      handle = await openRolloutFile(path, "create");
-      const { size } = await handle.stat();
-      const recorder = new RolloutRecorder(path, handle, lock, clock, io, { nextOrdinal: 0, needsLeadingNewline: false, size });
+      fd = openRolloutFile(path, "create");
+      const { size } = fstatSync(fd);
+      const recorder = new RolloutRecorder(path, fd, lock, clock, io, { nextOrdinal: 0, needsLeadingNewline: false, size });
       await recorder.write([{ type: "session_meta", payload: meta }]);
       return recorder;
     } catch (error) {
-      await handle?.close().catch(() => undefined);
+      closeQuietly(fd);
       await lock?.release().catch(() => undefined);
       throw asRolloutError(error, path, `cannot create rollout file ${path}`);
     }
@@ -103,20 +109,20 @@ export class RolloutRecorder {
     io?: RolloutFileIo;
   }): Promise<RolloutRecorder> {
     let lock: RolloutLock | undefined;
-    let handle: FileHandle | undefined;
+    let fd: number | undefined;
     try {
-      await assertInsideSessions(path);
-      handle = await openRolloutFile(path, "resume");
-      const metaId = await sessionMetaId(handle);
+      assertInsideSessions(path);
+      fd = openRolloutFile(path, "resume");
+      const metaId = await sessionMetaId(fd);
       if (metaId !== undefined) assertRolloutIdMatches(path, metaId);
       const id = metaId ?? parseRolloutFileName(basename(path))?.conversationId;
       if (conversationId !== undefined && id !== undefined && id.toLowerCase() !== conversationId.toLowerCase()) {
         throw new RolloutError(path, `rollout file ${path} holds conversation ${id}, not ${conversationId}`);
       }
       lock = await acquireRolloutLock(path, conversationId ?? id ?? path);
-      return new RolloutRecorder(path, handle, lock, clock, io, await scanForResume(handle));
+      return new RolloutRecorder(path, fd, lock, clock, io, scanForResume(fd));
     } catch (error) {
-      await handle?.close().catch(() => undefined);
+      closeQuietly(fd);
       await lock?.release().catch(() => undefined);
       throw asRolloutError(error, path, `cannot resume rollout file ${path}`);
     }
@@ -148,7 +154,7 @@ export class RolloutRecorder {
   close(): Promise<void> {
     this.closing ??= this.queue.then(async () => {
       try {
-        await this.handle.close();
+        closeSync(this.fd);
       } finally {
         await this.lock.release();
       }
@@ -167,7 +173,7 @@ export class RolloutRecorder {
     let written = 0;
     try {
       while (written < data.length) {
-        const count = await this.io.write(this.handle, data, written, data.length - written);
+        const count = await this.io.write(this.fd, data, written, data.length - written);
         if (!(count > 0)) throw new Error(`write of ${data.length - written} bytes wrote nothing`);
         written += count;
         this.size += count;
@@ -184,11 +190,20 @@ export class RolloutRecorder {
   /** Cuts a partly written line off the end of the file; if that fails, a later writer starts on a fresh line. */
   private async cutTornTail(size: number): Promise<void> {
     try {
-      await this.io.truncate(this.handle, size);
+      await this.io.truncate(this.fd, size);
       this.size = size;
     } catch {
       this.needsLeadingNewline = true;
     }
+  }
+}
+
+function closeQuietly(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // Closing is cleanup after another error, which is the one to report.
   }
 }
 
@@ -198,11 +213,11 @@ function asRolloutError(error: unknown, path: string, message: string): Error {
 }
 
 /** The id in the file's first line, when that line is a session_meta (as every rollout's first line is). */
-async function sessionMetaId(handle: FileHandle): Promise<string | undefined> {
+async function sessionMetaId(fd: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
   while (total < HEAD_MAX_BYTES) {
-    const chunk = await readAt(handle, total, TAIL_CHUNK);
+    const chunk = readAt(fd, total, TAIL_CHUNK);
     if (chunk.length === 0) break;
     const newline = chunk.indexOf(NEWLINE);
     chunks.push(newline === -1 ? chunk : chunk.subarray(0, newline));
@@ -216,12 +231,12 @@ async function sessionMetaId(handle: FileHandle): Promise<string | undefined> {
 }
 
 /** Continues the ordinals of the last complete line; files written without ordinals are counted instead. */
-async function scanForResume(handle: FileHandle): Promise<RecorderState> {
-  const { size } = await handle.stat();
+function scanForResume(fd: number): RecorderState {
+  const { size } = fstatSync(fd);
   if (size === 0) return { nextOrdinal: 0, needsLeadingNewline: false, size };
-  const needsLeadingNewline = (await readAt(handle, size - 1, 1))[0] !== NEWLINE;
-  const ordinal = await lastOrdinal(handle, size);
-  return { nextOrdinal: ordinal === undefined ? await countLines(handle, size) : ordinal + 1, needsLeadingNewline, size };
+  const needsLeadingNewline = (readAt(fd, size - 1, 1))[0] !== NEWLINE;
+  const ordinal = lastOrdinal(fd, size);
+  return { nextOrdinal: ordinal === undefined ? countLines(fd, size) : ordinal + 1, needsLeadingNewline, size };
 }
 
 /** How far into the last line its ordinal is looked for before the whole line is parsed. */
@@ -233,34 +248,34 @@ const LINE_HEAD = /^\{"timestamp":"[^"\\]*","ordinal":(\d+),"type":"/;
  * The ordinal of the last complete line. A line this recorder wrote says it in its first bytes, so a line of
  * any length costs one small read; another line is parsed whole.
  */
-async function lastOrdinal(handle: FileHandle, size: number): Promise<number | undefined> {
-  const line = await lastCompleteLine(handle, size);
+function lastOrdinal(fd: number, size: number): number | undefined {
+  const line = lastCompleteLine(fd, size);
   if (line === undefined) return undefined;
-  const head = (await readAt(handle, line.start, Math.min(LINE_HEAD_BYTES, line.end - line.start))).toString("latin1");
+  const head = (readAt(fd, line.start, Math.min(LINE_HEAD_BYTES, line.end - line.start))).toString("latin1");
   const match = LINE_HEAD.exec(head);
   if (match?.[1] !== undefined) return Number(match[1]);
-  return ordinalOf((await readAt(handle, line.start, line.end - line.start)).toString("utf8"));
+  return ordinalOf((readAt(fd, line.start, line.end - line.start)).toString("utf8"));
 }
 
 /**
  * Where the last newline-terminated non-blank line lies (`end` at its newline). Newlines are looked for
  * backwards, one chunk at a time, without keeping the chunks, so the cost is linear in the bytes scanned.
  */
-async function lastCompleteLine(handle: FileHandle, size: number): Promise<{ start: number; end: number } | undefined> {
+function lastCompleteLine(fd: number, size: number): { start: number; end: number } | undefined {
   // The newline ending the candidate line; bytes after the file's last newline are a torn line and ignored.
-  let lineEnd = await previousNewline(handle, size);
+  let lineEnd = previousNewline(fd, size);
   while (lineEnd !== -1) {
-    const lineStart = (await previousNewline(handle, lineEnd)) + 1;
-    if (lineEnd > lineStart && !(await isBlank(handle, lineStart, lineEnd))) return { start: lineStart, end: lineEnd };
+    const lineStart = (previousNewline(fd, lineEnd)) + 1;
+    if (lineEnd > lineStart && !isBlank(fd, lineStart, lineEnd)) return { start: lineStart, end: lineEnd };
     lineEnd = lineStart - 1;
   }
   return undefined;
 }
 
 /** Whether bytes [start, end) are whitespace only (read in chunks; stops at the first other byte). */
-async function isBlank(handle: FileHandle, start: number, end: number): Promise<boolean> {
+function isBlank(fd: number, start: number, end: number): boolean {
   for (let at = start; at < end; at += TAIL_CHUNK) {
-    const chunk = await readAt(handle, at, Math.min(TAIL_CHUNK, end - at));
+    const chunk = readAt(fd, at, Math.min(TAIL_CHUNK, end - at));
     if (chunk.toString("latin1").trim() !== "") return false;
   }
   return true;
@@ -270,12 +285,12 @@ async function isBlank(handle: FileHandle, start: number, end: number): Promise<
 const MAX_SCAN_CHUNK = 4 * 1024 * 1024;
 
 /** The offset of the last newline before `end`, or -1 if there is none. */
-async function previousNewline(handle: FileHandle, end: number): Promise<number> {
+function previousNewline(fd: number, end: number): number {
   let start = end;
   let chunk = TAIL_CHUNK;
   while (start > 0) {
     const chunkStart = Math.max(0, start - chunk);
-    const found = (await readAt(handle, chunkStart, start - chunkStart)).lastIndexOf(NEWLINE);
+    const found = (readAt(fd, chunkStart, start - chunkStart)).lastIndexOf(NEWLINE);
     if (found !== -1) return chunkStart + found;
     start = chunkStart;
     chunk = Math.min(chunk * 2, MAX_SCAN_CHUNK);
@@ -292,16 +307,16 @@ function ordinalOf(line: string): number | undefined {
   }
 }
 
-async function countLines(handle: FileHandle, size: number): Promise<number> {
-  const text = (await readAt(handle, 0, size)).toString("utf8");
+function countLines(fd: number, size: number): number {
+  const text = (readAt(fd, 0, size)).toString("utf8");
   return text.split("\n").filter((line) => line.trim() !== "").length;
 }
 
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+function readAt(fd: number, position: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
   let filled = 0;
   while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    const bytesRead = readSync(fd, buffer, filled, length - filled, position + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }

@@ -2,11 +2,12 @@
 // announces itself with `session_configured` (id ""), then processes submissions strictly in order. The task
 // runner runs one task at a time in the background, so `interrupt`, overrides and `shutdown` are handled while
 // it streams.
+import { statSync } from "node:fs";
 import type { ConversationConfig } from "../config.js";
 import type { ChildSpawnRequest } from "../channel/messages.js";
 import type { DelegateContext } from "../delegate/delegate.js";
 import type { SupervisorLink } from "../delegate/child.js";
-import { errorEvent } from "../errors.js";
+import { errorEvent, InvalidConfigError } from "../errors.js";
 import { DEFAULT_ORIGINATOR, CLI_VERSION } from "../version.js";
 import type {
   Event,
@@ -88,9 +89,10 @@ export type SessionEnd = "shutdown" | "closed";
 
 export async function runSession(init: SessionInit, io: SessionIo, deps: SessionDeps = defaultSessionDeps): Promise<SessionEnd> {
   const { config, conversationId } = init;
+  checkCwd(config.cwd);
   const model = await deps.createModel(config);
   const userInstructions =
-    config.projectDocs === false ? config.userInstructions : await loadUserInstructions(config.cwd, config.userInstructions);
+    config.projectDocs === false ? config.userInstructions : loadUserInstructions(config.cwd, config.userInstructions);
   const recorder = await openRecorder(init, userInstructions, deps);
   const sink = createEventSink({ recorder, deliver: io.deliver });
 
@@ -352,6 +354,13 @@ async function openRecorder(
   }
   if (init.config.baseInstructions !== undefined) meta.base_instructions = { text: init.config.baseInstructions };
   return RolloutRecorder.create({ path: init.rolloutPath, meta, clock, ...io });
+}
+
+/** A session works in an existing directory; any other cwd is the caller's configuration error. */
+function checkCwd(cwd: string): void {
+  if (statSync(cwd, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new InvalidConfigError(`invalid conversation config: cwd ${cwd} is not an existing directory`, { field: "cwd" });
+  }
 }
 
 /** What the session writes its rollout lines to: the rollout file, or nothing (an ephemeral session). */
