@@ -1,6 +1,6 @@
 // The Chat Completions client (`wire_api = "chat"`): history as chat messages, and streamed
 // `chat.completion.chunk`s accumulated into the same items the Responses API would produce.
-import type { EventSourceMessage } from "eventsource-parser/stream";
+import type { EventSourceMessage } from "eventsource-parser";
 import * as z from "zod";
 import { ModelResponseFailedError, ModelStreamError, StreamInterruptedError } from "../errors.js";
 import type { ResponseItem, TokenUsage } from "../protocol/index.js";

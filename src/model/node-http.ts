@@ -1,18 +1,19 @@
 // The model's HTTP client: node:http/https with one keep-alive agent per thread, behind the small slice of the
-// fetch API the retry loop uses (status, headers, a web ReadableStream body, text()). A worker thread's first
+// fetch API the retry loop uses (status, headers, a body to iterate, text()). A worker thread's first
 // request through the global fetch pays for starting undici in that thread; this costs no more than the
 // request. Tests can still inject a fetch (HttpClientOptions.fetch): a WHATWG Response fits HttpResponse.
 import http from "node:http";
-import https from "node:https";
-import { Readable } from "node:stream";
+import type https from "node:https";
+import { createRequire } from "node:module";
+import type { ByteStream } from "./sse.js";
 
 export type HttpResponse = {
   ok: boolean;
   status: number;
   statusText: string;
   headers: { get(name: string): string | null };
-  /** Null only for answers without a body (204, 304). */
-  body: ReadableStream<Uint8Array> | null;
+  /** Null only for answers without a body (204, 304). A fetch Response's ReadableStream fits. */
+  body: ByteStream | null;
   text(): Promise<string>;
 };
 
@@ -22,7 +23,11 @@ export type HttpRequestInit = { method: string; headers: Record<string, string>;
 export type HttpFetch = (url: string, init: HttpRequestInit) => Promise<HttpResponse>;
 
 // Module state is per thread: every conversation thread keeps its own connections alive.
-let agents: { http: http.Agent; https: https.Agent } | undefined;
+let agents: { http: http.Agent; https?: https.Agent } | undefined;
+
+/** node:https (and with it TLS) loads only when a thread first talks to an https endpoint. */
+const requireBuiltin = createRequire(import.meta.url);
+let httpsModule: typeof https | undefined;
 
 /**
  * POSTs with node:http(s). Aborting `init.signal` rejects with the signal's reason before the answer, and
@@ -35,9 +40,13 @@ export const nodeFetch: HttpFetch = (url, init) =>
     const target = new URL(url);
     const secure = target.protocol === "https:";
     if (!secure && target.protocol !== "http:") return reject(new TypeError(`unsupported protocol ${target.protocol} in ${url}`));
-    agents ??= { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+    agents ??= { http: new http.Agent({ keepAlive: true }) };
+    if (secure) {
+      httpsModule ??= requireBuiltin("node:https") as typeof https;
+      agents.https ??= new httpsModule.Agent({ keepAlive: true });
+    }
     const body = Buffer.from(init.body, "utf8");
-    const request = (secure ? https : http).request(target, {
+    const request = (secure && httpsModule ? httpsModule : http).request(target, {
       method: init.method,
       headers: { ...init.headers, "content-length": String(body.length) },
       agent: secure ? agents.https : agents.http,
@@ -76,7 +85,7 @@ function toHttpResponse(response: http.IncomingMessage): HttpResponse {
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
       },
     },
-    body: empty ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>),
+    body: empty ? null : response,
     async text() {
       const chunks: Buffer[] = [];
       for await (const chunk of response) chunks.push(chunk as Buffer);

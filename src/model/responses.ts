@@ -1,6 +1,6 @@
 // The OpenAI Responses API client (`wire_api = "responses"`): builds the request as Codex does and maps the
 // `response.*` SSE events onto ModelStreamEvents.
-import type { EventSourceMessage } from "eventsource-parser/stream";
+import type { EventSourceMessage } from "eventsource-parser";
 import * as z from "zod";
 import {
   ModelResponseFailedError,

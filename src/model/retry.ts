@@ -1,12 +1,12 @@
 // The request/stream retry loop shared by both wire APIs. Failures before the stream starts (429, 5xx,
 // connection errors) spend the request budget; a stream that drops, idles (before its headers too) or fails
 // retriably spends the stream budget. Each retry is announced with a `retrying` event and waits out a backoff.
-import type { EventSourceMessage } from "eventsource-parser/stream";
+import type { EventSourceMessage } from "eventsource-parser";
 import { ModelStreamError, StreamInterruptedError } from "../errors.js";
 import { backoffMs, classifyHttpFailure, type Sleep } from "./http.js";
 import type { HttpFetch, HttpResponse } from "./node-http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
-import { readSse } from "./sse.js";
+import { readSse, type ByteStream } from "./sse.js";
 import type { ModelStreamEvent } from "./types.js";
 
 export type StreamAttempt = {
@@ -72,7 +72,7 @@ export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSi
 async function connect(
   attempt: StreamAttempt,
   signal: AbortSignal,
-): Promise<{ body: ReadableStream<Uint8Array> } | { failure: Failure }> {
+): Promise<{ body: ByteStream } | { failure: Failure }> {
   const { info } = attempt;
   const ms = info.streamIdleTimeoutMs;
   const silence = new AbortController();

@@ -1,6 +1,6 @@
 // A ModelClient over one wire API: reads the API key, posts the wire's body and retries through
 // streamWithRetries. The wire supplies only its path, body and stream decoder.
-import type { EventSourceMessage } from "eventsource-parser/stream";
+import type { EventSourceMessage } from "eventsource-parser";
 import { knownContextWindow } from "./context-window.js";
 import { type HttpClientOptions, realSleep, requestHeaders } from "./http.js";
 import { nodeFetch } from "./node-http.js";
