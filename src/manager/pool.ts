@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { MessagePort, ResourceLimits, TransferListItem, Worker } from "node:worker_threads";
+import { Worker as NodeWorker, type MessagePort, type ResourceLimits, type TransferListItem, type Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { shareSpawnServiceWithNewThreads } from "../tools/spawner/client.js";
 import type { ConversationTask } from "../session/worker-task.js";
@@ -92,6 +92,7 @@ export class WorkerThreads implements WorkerRuntime {
       idleTimeout: options.idleTimeoutMs ?? 30_000,
       // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
       atomics: "disabled",
+      ...(workerExecArgv() === undefined ? {} : { execArgv: workerExecArgv() }),
       ...resourceLimitsFor(options),
     });
     // A worker that fails outside any task (its entry failing to load, say) must not take the supervisor down
@@ -192,6 +193,75 @@ export class WorkerThreads implements WorkerRuntime {
   private thread(threadId: number): Worker | undefined {
     return this.pool.threads.find((worker) => worker.threadId === threadId);
   }
+}
+
+/** Packages that make node run TypeScript: a host started through one of them passes it on to every thread. */
+const LOADER_PACKAGE = String.raw`(?:tsx|ts-node|@swc-node[\/]register|esbuild-register|@esbuild-kit[\/][\w-]+)`;
+/** A loader named as a package (`tsx`, `ts-node/esm`) or by a path into its installed package. */
+const TYPESCRIPT_LOADER = new RegExp(String.raw`^${LOADER_PACKAGE}(?:[\/].*)?$|[\/]node_modules[\/]${LOADER_PACKAGE}[\/]`);
+const PRELOAD_FLAGS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader"]);
+
+let threadExecArgv: { value: string[] | undefined } | undefined;
+
+/**
+ * The node flags for the pool's threads: undefined (inherit the host's, as Node does by default) unless the host
+ * runs under a TypeScript loader. Threads run the compiled worker bundle, so a loader is of no use there, and each
+ * thread would load it at its start: under `tsx`, ~2.5x a thread's start and a bigger heap (DESIGN.md, "A
+ * worker's start"). Then the host's other flags are passed on, those a thread accepts.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] | undefined {
+  if (execArgv === process.execArgv && threadExecArgv !== undefined) return threadExecArgv.value;
+  const kept = withoutTypeScriptLoaders(execArgv);
+  const value = kept.length === execArgv.length ? undefined : acceptedByThreads(kept);
+  if (execArgv === process.execArgv) threadExecArgv = { value };
+  return value;
+}
+
+function withoutTypeScriptLoaders(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (PRELOAD_FLAGS.has(flag)) {
+      const value = eq === -1 ? execArgv[i + 1] : arg.slice(eq + 1);
+      if (value !== undefined && TYPESCRIPT_LOADER.test(value)) {
+        if (eq === -1) i++;
+        continue;
+      }
+    }
+    kept.push(arg);
+  }
+  return kept;
+}
+
+/**
+ * Given explicitly, a thread's flags must be ones a thread may have (V8 flags such as `--expose-gc` are the
+ * process's); inherited, Node skips those quietly. Flags are tried as a whole, then each (with the values after
+ * it) on its own, and only the accepted ones are kept. A try starts no thread (see `threadAccepts`).
+ */
+function acceptedByThreads(flags: readonly string[]): string[] {
+  if (threadAccepts(flags)) return [...flags];
+  const groups: string[][] = [];
+  for (const arg of flags) {
+    if (arg.startsWith("-") || groups.length === 0) groups.push([arg]);
+    else groups.at(-1)?.push(arg);
+  }
+  const accepted = groups.filter(threadAccepts).flat();
+  return threadAccepts(accepted) ? accepted : [];
+}
+
+/**
+ * Whether `new Worker` takes these flags. Node checks them before it posts the thread its start message, which
+ * is made to fail (a function in `workerData` cannot be cloned): the check runs and no thread starts.
+ */
+function threadAccepts(execArgv: readonly string[]): boolean {
+  try {
+    new NodeWorker("", { eval: true, execArgv: [...execArgv], workerData: () => undefined, stdout: true, stderr: true });
+  } catch (error) {
+    return (error as { code?: unknown }).code !== "ERR_WORKER_INVALID_EXEC_ARGV";
+  }
+  return true;
 }
 
 function resourceLimitsFor(options: PoolOptions): { resourceLimits?: ResourceLimits } {
