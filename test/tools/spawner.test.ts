@@ -246,6 +246,7 @@ describe("commands through the spawn service, from a host process (needs `npm ru
           const parent = execFileSync("ps", ["-o", "ppid=", "-p", String(child.pid)]).toString().trim();
           console.log(label, child.pid, "parent", parent, "host", process.pid, "via-service", child.viaService);
         });
+        child.once("error", (error) => console.log(label + "-error", error.code));
         child.once("close", (code) => console.log(label === "command" ? "closed" : label + "-closed", code));
       };
       run("command", ${JSON.stringify(script)});
@@ -331,6 +332,31 @@ describe("commands through the spawn service, from a host process (needs `npm ru
     expect(await lineOf(host, "again-closed")).toEqual(["again-closed", "0"]);
     host.kill("SIGTERM");
     expect(await eventually(() => isGone(Number(parent)))).toBe(true);
+  });
+
+  test("a hung service (stopped) is given up at the confirmation deadline: its commands are killed, the unconfirmed one fails, and the next command starts a new service", async () => {
+    const dir = await tempDir();
+    const host = startHost(dir, "echo ready; sleep 100", { ...process.env, LLMX_SPAWN_CONFIRM_MS: "500" });
+    const [, command, , service] = await lineOf(host, "command");
+    leftovers.push(Number(command));
+    process.kill(Number(service), "SIGSTOP");
+    try {
+      host.stdin?.write("again\n");
+      // Not run again elsewhere, and not left waiting: it fails, and the command the service had started is killed.
+      expect(await lineOf(host, "again-error")).toEqual(["again-error", "ETIMEDOUT"]);
+      expect(await lineOf(host, "again-closed")).toEqual(["again-closed", "-1"]);
+      expect(await lineOf(host, "closed")).toEqual(["closed", "null"]);
+      expect(await eventually(() => isGone(Number(command)))).toBe(true);
+
+      host.stdin?.write("again\n");
+      const [, , , parent, , , , viaService] = await lineOf(host, "again ");
+      expect(viaService).toBe("true");
+      expect(parent).not.toBe(service);
+      leftovers.push(Number(parent));
+    } finally {
+      process.kill(Number(service), "SIGKILL");
+      process.kill(Number(service), "SIGCONT");
+    }
   });
 
   test("falls back to spawning directly, with a warning, when the service cannot start", async () => {

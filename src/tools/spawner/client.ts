@@ -33,6 +33,12 @@ const PATH_MAX = 1024;
 /** How long the service may take to print its socket path, and how long another thread's start may take. */
 const START_TIMEOUT_MS = 10_000;
 const START_POLL_MS = 10;
+/**
+ * How long the service may take to say it started a command (or could not). A fork takes milliseconds; a service
+ * that says nothing for this long is hung (stopped, say) and is given up: LLMX_SPAWN_CONFIRM_MS shortens it for
+ * tests.
+ */
+const CONFIRM_TIMEOUT_MS = Number(process.env.LLMX_SPAWN_CONFIRM_MS) > 0 ? Number(process.env.LLMX_SPAWN_CONFIRM_MS) : 15_000;
 
 /** The state every thread of this host shares: created by the first thread that loads this module. */
 function sharedState(): Int32Array {
@@ -177,6 +183,10 @@ class ServiceConnection {
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
   private readonly commands = new Map<number, ServiceCommand>();
+  /** Commands sent and not yet confirmed (`spawned` or `error`), with their deadlines. */
+  private readonly unconfirmed = new Map<number, NodeJS.Timeout>();
+  /** The service the socket is connected to, to forget it if it hangs. */
+  private address: { generation: number; socketPath: string } | undefined;
   private nextId = 0;
 
   /** Sends a spawn for `command` once connected; rejects when the service cannot be reached or started. */
@@ -192,6 +202,29 @@ class ServiceConnection {
     command.attach(id, (message) => this.send(message));
     socket.ref();
     this.send({ type: "spawn", id, ...request });
+    const deadline = setTimeout(() => this.hung(socket), CONFIRM_TIMEOUT_MS);
+    deadline.unref();
+    this.unconfirmed.set(id, deadline);
+  }
+
+  /**
+   * The service did not confirm a spawn in time: it is forgotten (the next command starts another), the commands
+   * it did start are killed by their process groups, and the connection is closed, which fails the unconfirmed
+   * ones. They are not run again: the hung service may still run them, and a command must not run twice.
+   */
+  private hung(socket: Socket): void {
+    if (this.address !== undefined) forgetService(this.address.generation, this.address.socketPath);
+    for (const command of this.commands.values()) {
+      command.serviceHung = true;
+      if (command.pid !== undefined) {
+        try {
+          process.kill(-command.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    socket.destroy();
   }
 
   private send(message: ServiceRequest): void {
@@ -217,6 +250,7 @@ class ServiceConnection {
           socket.once("error", reject);
         });
         this.adopt(socket);
+        this.address = { generation, socketPath };
         socket.write(encodeFrame({ type: "hello", token } satisfies HelloRequest));
         return socket;
       } catch (error) {
@@ -244,6 +278,8 @@ class ServiceConnection {
       if (this.socket === socket) this.socket = undefined;
       const orphans = [...this.commands.values()];
       this.commands.clear();
+      for (const deadline of this.unconfirmed.values()) clearTimeout(deadline);
+      this.unconfirmed.clear();
       for (const command of orphans) command.lost();
     });
     socket.unref();
@@ -254,6 +290,10 @@ class ServiceConnection {
     if (reply.type === "refused") return;
     const command = this.commands.get(reply.id);
     if (command === undefined) return;
+    if (reply.type === "spawned" || reply.type === "error") {
+      clearTimeout(this.unconfirmed.get(reply.id));
+      this.unconfirmed.delete(reply.id);
+    }
     if (reply.type === "close" || reply.type === "error") {
       this.commands.delete(reply.id);
       if (this.commands.size === 0) this.socket?.unref();
@@ -280,6 +320,8 @@ export type CommandSpawnOptions = {
 export class ServiceCommand extends EventEmitter {
   pid: number | undefined;
   viaService = true;
+  /** The service stopped answering; the connection was closed for that, not by the service's death. */
+  serviceHung = false;
   readonly stdout: Readable;
   readonly stderr: Readable;
   private id: number | undefined;
@@ -370,7 +412,10 @@ export class ServiceCommand extends EventEmitter {
   /** The connection to the service broke (the service died, killing the command). */
   lost(): void {
     if (this.pid === undefined) {
-      this.emit("error", Object.assign(new Error("the spawn service went away before the command started"), { code: "ECONNRESET" }));
+      const error = this.serviceHung
+        ? Object.assign(new Error(`the spawn service did not confirm the command's start within ${CONFIRM_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })
+        : Object.assign(new Error("the spawn service went away before the command started"), { code: "ECONNRESET" });
+      this.emit("error", error);
       this.finishStreams();
       this.emitClose(-1, null);
       return;
