@@ -57,10 +57,12 @@ function packingBalancer(maximumUsage: number): LoadBalancer {
 /**
  * A thread that holds one conversation may grow its old generation to 512 MiB (V8's default here is ~4 GiB per
  * thread): ample for a long conversation's history, and a runaway one fails alone long before it takes the
- * machine. The young generation, code range and stack stay at V8's defaults: smaller ones changed neither the
- * RSS of an idle conversation nor its start (DESIGN.md, "A worker's start").
+ * machine. Its young generation is held to 2 MiB: V8 otherwise grows it while a turn streams output and keeps
+ * the pages, ~2 MiB more per conversation after an ordinary turn and ~25 MiB after one whose command printed
+ * 30 MB, for the same CPU on an ordinary turn (DESIGN.md, "A worker's start"). Code range and stack stay at V8's
+ * defaults.
  */
-export const DEFAULT_RESOURCE_LIMITS: Readonly<ResourceLimits> = { maxOldGenerationSizeMb: 512 };
+export const DEFAULT_RESOURCE_LIMITS: Readonly<ResourceLimits> = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 2 };
 
 export class WorkerThreads implements WorkerRuntime {
   private readonly pool: Piscina;
