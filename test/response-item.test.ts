@@ -4,16 +4,17 @@
 import { describe, expect, expectTypeOf, test } from "vitest";
 import type * as z from "zod";
 import {
-  ContentItem,
-  FunctionCallItem,
-  FunctionCallOutputItem,
   KnownResponseItem,
-  MessageItem,
   OtherResponseItem,
-  ReasoningItem,
   ResponseItem,
+  type ContentItem,
+  type FunctionCallItem,
+  type FunctionCallOutputItem,
+  type MessageItem,
+  type ReasoningItem,
 } from "../src/protocol/items.js";
 import * as plain from "../src/protocol/response-item.js";
+import { brokenVariants } from "./variants.js";
 
 const KNOWN_TYPES = new Set([
   "message",
@@ -57,60 +58,10 @@ const VALID: Record<string, unknown>[] = [
   { type: "ghost_snapshot", ghost_commit: { id: "abc", parent: null } },
 ];
 
-const ODD_VALUES: unknown[] = [
-  null,
-  0,
-  -1,
-  1.5,
-  1e308,
-  Number.NaN,
-  Number.POSITIVE_INFINITY,
-  "",
-  "x",
-  "x".repeat(100_000),
-  true,
-  false,
-  [],
-  ["x"],
-  [{}],
-  [null],
-  {},
-  { type: "x" },
-  { type: "input_text", text: "t" },
-  { id: "i" },
-  Symbol("s"),
-  () => "f",
-];
-
-type Path = (string | number)[];
-
-/** The path of every field and element in a value, nested ones included. */
-function paths(value: unknown, prefix: Path = []): Path[] {
-  if (Array.isArray(value)) return value.flatMap((element, index) => [[...prefix, index], ...paths(element, [...prefix, index])]);
-  if (typeof value === "object" && value !== null) {
-    return Object.entries(value).flatMap(([key, field]) => [[...prefix, key], ...paths(field, [...prefix, key])]);
-  }
-  return [];
-}
-
-/** A deep copy of `value` with the field at `path` replaced (or removed, for `undefined`). */
-function replaced(value: unknown, path: Path, replacement: unknown): unknown {
-  const copy = structuredClone(value) as Record<string | number, unknown>;
-  let parent = copy;
-  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (replacement === undefined && !Array.isArray(parent)) delete parent[last];
-  else parent[last] = replacement;
-  return copy;
-}
-
 function variants(): unknown[] {
-  const all: unknown[] = [...VALID];
+  const all: unknown[] = [];
   for (const item of VALID) {
-    for (const path of paths(item)) {
-      all.push(replaced(item, path, undefined));
-      for (const odd of ODD_VALUES) all.push(replaced(item, path, odd));
-    }
+    all.push(...brokenVariants(item));
     all.push({ ...item, extra: { nested: [1, null] }, type_hint: "kept" });
   }
   // Known types given to the wrong shape, and types that look like object keys.
