@@ -1,8 +1,8 @@
 // The Chat Completions client (`wire_api = "chat"`): history as chat messages, and streamed
 // `chat.completion.chunk`s accumulated into the same items the Responses API would produce.
 import type { EventSourceMessage } from "eventsource-parser";
-import * as z from "zod";
 import { ModelResponseFailedError, ModelStreamError, StreamInterruptedError } from "../errors.js";
+import { ShapeError, arrayOf, nullish, number, object, optional, string, stringOrNumber } from "../protocol/checks.js";
 import type { ResponseItem, TokenUsage } from "../protocol/index.js";
 import { toChatMessages, toChatTools } from "./chat-messages.js";
 import type { HttpClientOptions } from "./http.js";
@@ -38,31 +38,78 @@ export function chatRequestBody(request: ModelRequest): Record<string, unknown> 
   };
 }
 
-const ToolCallDelta = z.looseObject({
-  index: z.number().optional(),
-  id: z.string().nullish(),
-  function: z.looseObject({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
-});
-const Usage = z.looseObject({
-  prompt_tokens: z.number(),
-  completion_tokens: z.number(),
-  total_tokens: z.number().optional(),
-  prompt_tokens_details: z.looseObject({ cached_tokens: z.number().nullish() }).nullish(),
-  completion_tokens_details: z.looseObject({ reasoning_tokens: z.number().nullish() }).nullish(),
-});
-const Chunk = z.looseObject({
-  id: z.string().optional(),
-  choices: z
-    .array(
-      z.looseObject({
-        delta: z.looseObject({ content: z.string().nullish(), tool_calls: z.array(ToolCallDelta).nullish() }).nullish(),
-        finish_reason: z.string().nullish(),
-      }),
-    )
-    .nullish(),
-  usage: Usage.nullish(),
-  error: z.looseObject({ message: z.string().nullish(), code: z.union([z.string(), z.number()]).nullish() }).nullish(),
-});
+/** The fields of a `chat.completion.chunk` this client reads; other fields are ignored. */
+type Chunk = {
+  id: string | undefined;
+  choices: Choice[] | null | undefined;
+  usage: TokenUsage | null | undefined;
+  error: { message: string | null | undefined; code: string | number | null | undefined } | null | undefined;
+};
+type Choice = { delta: Delta | null | undefined; finish_reason: string | null | undefined };
+type Delta = { content: string | null | undefined; tool_calls: ToolCallDelta[] | null | undefined };
+type ToolCallDelta = {
+  index: number | undefined;
+  id: string | null | undefined;
+  function: { name: string | null | undefined; arguments: string | null | undefined } | null | undefined;
+};
+
+function readChunk(value: unknown): Chunk {
+  const json = object(value, "");
+  return {
+    id: optional(json.id, "id", string),
+    choices: nullish(json.choices, "choices", (choices, at) => arrayOf(choices, at, readChoice)),
+    usage: nullish(json.usage, "usage", tokenUsage),
+    error: nullish(json.error, "error", readError),
+  };
+}
+
+function readError(value: unknown, at: string): NonNullable<Chunk["error"]> {
+  const json = object(value, at);
+  return { message: nullish(json.message, `${at}.message`, string), code: nullish(json.code, `${at}.code`, stringOrNumber) };
+}
+
+function readChoice(value: unknown, at: string): Choice {
+  const json = object(value, at);
+  return { delta: nullish(json.delta, `${at}.delta`, readDelta), finish_reason: nullish(json.finish_reason, `${at}.finish_reason`, string) };
+}
+
+function readDelta(value: unknown, at: string): Delta {
+  const json = object(value, at);
+  return {
+    content: nullish(json.content, `${at}.content`, string),
+    tool_calls: nullish(json.tool_calls, `${at}.tool_calls`, (calls, callsAt) => arrayOf(calls, callsAt, readToolCallDelta)),
+  };
+}
+
+function readToolCallDelta(value: unknown, at: string): ToolCallDelta {
+  const json = object(value, at);
+  return {
+    index: optional(json.index, `${at}.index`, number),
+    id: nullish(json.id, `${at}.id`, string),
+    function: nullish(json.function, `${at}.function`, readFunctionDelta),
+  };
+}
+
+function readFunctionDelta(value: unknown, at: string): NonNullable<ToolCallDelta["function"]> {
+  const json = object(value, at);
+  return { name: nullish(json.name, `${at}.name`, string), arguments: nullish(json.arguments, `${at}.arguments`, string) };
+}
+
+function tokenUsage(value: unknown, at: string): TokenUsage {
+  const usage = object(value, at);
+  const promptDetails = nullish(usage.prompt_tokens_details, `${at}.prompt_tokens_details`, object);
+  const completionDetails = nullish(usage.completion_tokens_details, `${at}.completion_tokens_details`, object);
+  const input = number(usage.prompt_tokens, `${at}.prompt_tokens`);
+  const output = number(usage.completion_tokens, `${at}.completion_tokens`);
+  return {
+    input_tokens: input,
+    cached_input_tokens: nullish(promptDetails?.cached_tokens, `${at}.prompt_tokens_details.cached_tokens`, number) ?? 0,
+    output_tokens: output,
+    reasoning_output_tokens:
+      nullish(completionDetails?.reasoning_tokens, `${at}.completion_tokens_details.reasoning_tokens`, number) ?? 0,
+    total_tokens: optional(usage.total_tokens, `${at}.total_tokens`, number) ?? input + output,
+  };
+}
 
 type PendingCall = { itemId: string; callId: string; name: string; arguments: string };
 
@@ -98,7 +145,7 @@ export async function* decodeChatStream(
       throw new ModelResponseFailedError(provider, chunk.error.message || "chat completion failed", code);
     }
     responseId ??= chunk.id;
-    if (chunk.usage) usage = toTokenUsage(chunk.usage);
+    if (chunk.usage) usage = chunk.usage;
     for (const choice of chunk.choices ?? []) {
       if (choice.finish_reason) finished = true;
       const content = choice.delta?.content;
@@ -130,24 +177,17 @@ export async function* decodeChatStream(
   throw new StreamInterruptedError("stream closed before the completion finished");
 }
 
-function parseChunk(data: string, provider: string): z.infer<typeof Chunk> {
+function parseChunk(data: string, provider: string): Chunk {
   let json: unknown;
   try {
     json = JSON.parse(data);
   } catch {
     throw new ModelStreamError(provider, `${provider} sent an SSE event that is not JSON: ${data.slice(0, 200)}`);
   }
-  const parsed = Chunk.safeParse(json);
-  if (parsed.success) return parsed.data;
-  throw new ModelStreamError(provider, `malformed chat completion chunk from ${provider}: ${z.prettifyError(parsed.error)}`);
-}
-
-function toTokenUsage(usage: z.infer<typeof Usage>): TokenUsage {
-  return {
-    input_tokens: usage.prompt_tokens,
-    cached_input_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
-    output_tokens: usage.completion_tokens,
-    reasoning_output_tokens: usage.completion_tokens_details?.reasoning_tokens ?? 0,
-    total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-  };
+  try {
+    return readChunk(json);
+  } catch (error) {
+    if (!(error instanceof ShapeError)) throw error;
+    throw new ModelStreamError(provider, `malformed chat completion chunk from ${provider}: ${error.message}`);
+  }
 }

@@ -1,6 +1,5 @@
 // HTTP plumbing shared by the wire APIs: request headers (API key), classifying a failed answer into a typed
 // error or a retry, Retry-After, and the backoff schedule.
-import * as z from "zod";
 import {
   MissingApiKeyError,
   ModelAuthError,
@@ -8,6 +7,7 @@ import {
   ModelNotFoundError,
   ModelRequestError,
 } from "../errors.js";
+import { nullish, object, string, stringOrNumber } from "../protocol/checks.js";
 import type { HttpFetch, HttpResponse } from "./node-http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
 
@@ -55,13 +55,6 @@ export type HttpFailure =
   | { retry: true; message: string; retryAfterMs: number | undefined }
   | { retry: false; error: ModelProviderError };
 
-const ErrorBody = z.looseObject({
-  error: z.looseObject({
-    message: z.string().nullish(),
-    code: z.union([z.string(), z.number()]).nullish(),
-    type: z.string().nullish(),
-  }),
-});
 
 export async function classifyHttpFailure(
   response: HttpResponse,
@@ -92,11 +85,27 @@ function serverError(text: string, response: HttpResponse): { message: string; c
   } catch {
     json = undefined;
   }
-  const parsed = ErrorBody.safeParse(json);
   const fallback = text.trim().slice(0, 500) || response.statusText || "no details";
-  if (!parsed.success) return { message: fallback, code: undefined };
-  const { message, code, type } = parsed.data.error;
+  const error = errorFields(json);
+  if (error === undefined) return { message: fallback, code: undefined };
+  const { message, code, type } = error;
   return { message: message || fallback, code: code == null ? (type ?? undefined) : String(code) };
+}
+
+type ErrorFields = { message: string | null | undefined; code: string | number | null | undefined; type: string | null | undefined };
+
+/** `{"error": {"message", "code", "type"}}`, as OpenAI-style servers answer; undefined for any other body. */
+function errorFields(json: unknown): ErrorFields | undefined {
+  try {
+    const error = object(object(json, "").error, "error");
+    return {
+      message: nullish(error.message, "error.message", string),
+      code: nullish(error.code, "error.code", stringOrNumber),
+      type: nullish(error.type, "error.type", string),
+    };
+  } catch {
+    return undefined; // a ShapeError: the body is shown as text
+  }
 }
 
 /** `retry-after-ms`, else `retry-after` in seconds; HTTP-date values are ignored (no clock here). */

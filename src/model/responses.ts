@@ -1,15 +1,15 @@
 // The OpenAI Responses API client (`wire_api = "responses"`): builds the request as Codex does and maps the
 // `response.*` SSE events onto ModelStreamEvents.
 import type { EventSourceMessage } from "eventsource-parser";
-import * as z from "zod";
 import {
   ModelResponseFailedError,
   ModelResponseIncompleteError,
   ModelStreamError,
   StreamInterruptedError,
 } from "../errors.js";
+import { ShapeError, nullish, number, object, optional, string, type JsonObject } from "../protocol/checks.js";
 import type { TokenUsage } from "../protocol/events.js";
-import { parseResponseItem, type ResponseItem } from "../protocol/items.js";
+import { parseResponseItem, type ResponseItem } from "../protocol/response-item.js";
 import type { HttpClientOptions } from "./http.js";
 import type { ModelProviderInfo } from "./provider-info.js";
 import type { ModelClient, ModelRequest, ModelStreamEvent } from "./types.js";
@@ -52,25 +52,63 @@ export function responsesRequestBody(request: ModelRequest): Record<string, unkn
   };
 }
 
-const Envelope = z.looseObject({ type: z.string() });
-const ItemEvent = z.looseObject({
-  output_index: z.number().optional(),
-  item: z.looseObject({ type: z.string(), id: z.string().nullish() }),
-});
-const DeltaEvent = z.looseObject({ item_id: z.string(), delta: z.string() });
-const Usage = z.looseObject({
-  input_tokens: z.number(),
-  input_tokens_details: z.looseObject({ cached_tokens: z.number().nullish() }).nullish(),
-  output_tokens: z.number(),
-  output_tokens_details: z.looseObject({ reasoning_tokens: z.number().nullish() }).nullish(),
-  total_tokens: z.number(),
-});
-const CompletedEvent = z.looseObject({ response: z.looseObject({ id: z.string(), usage: Usage.nullish() }) });
-const ServerError = z.looseObject({ code: z.string().nullish(), message: z.string().nullish() });
-const FailedEvent = z.looseObject({ response: z.looseObject({ error: ServerError.nullish() }) });
-const IncompleteEvent = z.looseObject({
-  response: z.looseObject({ incomplete_details: z.looseObject({ reason: z.string().nullish() }).nullish() }),
-});
+// The fields of each event this client reads, checked by hand (protocol/checks.ts); other fields are ignored.
+
+function envelope(event: JsonObject): string {
+  return string(event.type, "type");
+}
+
+type ItemEvent = { item: JsonObject; itemType: string; itemId: string | null | undefined; outputIndex: number | undefined };
+
+function itemEvent(event: JsonObject): ItemEvent {
+  const item = object(event.item, "item");
+  return {
+    item,
+    itemType: string(item.type, "item.type"),
+    itemId: nullish(item.id, "item.id", string),
+    outputIndex: optional(event.output_index, "output_index", number),
+  };
+}
+
+function deltaEvent(event: JsonObject): { itemId: string; delta: string } {
+  return { itemId: string(event.item_id, "item_id"), delta: string(event.delta, "delta") };
+}
+
+function completedEvent(event: JsonObject): { id: string; usage: TokenUsage | null | undefined } {
+  const response = object(event.response, "response");
+  return { id: string(response.id, "response.id"), usage: nullish(response.usage, "response.usage", tokenUsage) };
+}
+
+type ServerError = { code: string | null | undefined; message: string | null | undefined };
+
+function serverError(value: unknown, at: string): ServerError {
+  const error = object(value, at);
+  const field = (name: string): string => (at === "" ? name : `${at}.${name}`);
+  return { code: nullish(error.code, field("code"), string), message: nullish(error.message, field("message"), string) };
+}
+
+function failedEvent(event: JsonObject): ServerError | null | undefined {
+  return nullish(object(event.response, "response").error, "response.error", serverError);
+}
+
+function incompleteReason(event: JsonObject): string | null | undefined {
+  const details = nullish(object(event.response, "response").incomplete_details, "response.incomplete_details", object);
+  return nullish(details?.reason, "response.incomplete_details.reason", string);
+}
+
+function tokenUsage(value: unknown, at: string): TokenUsage {
+  const usage = object(value, at);
+  const inputDetails = nullish(usage.input_tokens_details, `${at}.input_tokens_details`, object);
+  const outputDetails = nullish(usage.output_tokens_details, `${at}.output_tokens_details`, object);
+  return {
+    input_tokens: number(usage.input_tokens, `${at}.input_tokens`),
+    cached_input_tokens: nullish(inputDetails?.cached_tokens, `${at}.input_tokens_details.cached_tokens`, number) ?? 0,
+    output_tokens: number(usage.output_tokens, `${at}.output_tokens`),
+    reasoning_output_tokens:
+      nullish(outputDetails?.reasoning_tokens, `${at}.output_tokens_details.reasoning_tokens`, number) ?? 0,
+    total_tokens: number(usage.total_tokens, `${at}.total_tokens`),
+  };
+}
 
 /** `response.failed` codes worth another attempt: the server's trouble, not the request's. */
 const RETRYABLE_FAILURE_CODES = new Set(["rate_limit_exceeded", "server_error", "server_is_overloaded", "slow_down"]);
@@ -81,54 +119,55 @@ export async function* decodeResponsesStream(
 ): AsyncGenerator<ModelStreamEvent> {
   const opened = new Set<string>();
   const idsByIndex = new Map<number, string>();
-  const parse = <S extends z.ZodType>(schema: S, value: unknown, type: string): z.infer<S> => {
-    const parsed = schema.safeParse(value);
-    if (parsed.success) return parsed.data;
-    throw new ModelStreamError(provider, `malformed ${type} event from ${provider}: ${z.prettifyError(parsed.error)}`);
+  const parse = <T>(read: (event: JsonObject) => T, value: unknown, type: string): T => {
+    try {
+      return read(object(value, ""));
+    } catch (error) {
+      if (!(error instanceof ShapeError)) throw error;
+      throw new ModelStreamError(provider, `malformed ${type} event from ${provider}: ${error.message}`);
+    }
   };
 
   for await (const message of messages) {
     const data = parseJson(message.data, provider);
-    const { type } = parse(Envelope, data, message.event ?? "SSE");
+    const type = parse(envelope, data, message.event ?? "SSE");
     switch (type) {
       case "response.output_item.added": {
-        const { item, output_index } = parse(ItemEvent, data, type);
-        const itemId = item.id ?? `item_${output_index ?? idsByIndex.size}`;
-        if (output_index !== undefined) idsByIndex.set(output_index, itemId);
+        const { itemType, itemId: id, outputIndex } = parse(itemEvent, data, type);
+        const itemId = id ?? `item_${outputIndex ?? idsByIndex.size}`;
+        if (outputIndex !== undefined) idsByIndex.set(outputIndex, itemId);
         opened.add(itemId);
-        yield { type: "output_item_added", itemId, kind: itemKind(item.type) };
+        yield { type: "output_item_added", itemId, kind: itemKind(itemType) };
         break;
       }
       case "response.output_text.delta": {
-        const { item_id, delta } = parse(DeltaEvent, data, type);
-        yield { type: "output_text_delta", itemId: item_id, delta };
+        const { itemId, delta } = parse(deltaEvent, data, type);
+        yield { type: "output_text_delta", itemId, delta };
         break;
       }
       case "response.reasoning_summary_text.delta": {
-        const { item_id, delta } = parse(DeltaEvent, data, type);
-        yield { type: "reasoning_summary_delta", itemId: item_id, delta };
+        const { itemId, delta } = parse(deltaEvent, data, type);
+        yield { type: "reasoning_summary_delta", itemId, delta };
         break;
       }
       case "response.output_item.done": {
-        const { item, output_index } = parse(ItemEvent, data, type);
-        const itemId = item.id ?? (output_index === undefined ? undefined : idsByIndex.get(output_index)) ?? `item_${output_index ?? 0}`;
-        if (!opened.has(itemId)) yield { type: "output_item_added", itemId, kind: itemKind(item.type) };
+        const { item, itemType, itemId: id, outputIndex } = parse(itemEvent, data, type);
+        const itemId = id ?? (outputIndex === undefined ? undefined : idsByIndex.get(outputIndex)) ?? `item_${outputIndex ?? 0}`;
+        if (!opened.has(itemId)) yield { type: "output_item_added", itemId, kind: itemKind(itemType) };
         yield { type: "output_item_done", itemId, item: historyItem(item, provider) };
         break;
       }
       case "response.completed": {
-        const { response } = parse(CompletedEvent, data, type);
-        yield { type: "completed", responseId: response.id, usage: response.usage ? toTokenUsage(response.usage) : undefined };
+        const { id, usage } = parse(completedEvent, data, type);
+        yield { type: "completed", responseId: id, usage: usage ?? undefined };
         return;
       }
       case "response.failed":
-        throw failure(parse(FailedEvent, data, type).response.error, provider);
+        throw failure(parse(failedEvent, data, type), provider);
       case "error":
-        throw failure(parse(ServerError, data, type), provider);
-      case "response.incomplete": {
-        const reason = parse(IncompleteEvent, data, type).response.incomplete_details?.reason;
-        throw new ModelResponseIncompleteError(provider, reason ?? "unknown");
-      }
+        throw failure(parse((event) => serverError(event, ""), data, type), provider);
+      case "response.incomplete":
+        throw new ModelResponseIncompleteError(provider, parse(incompleteReason, data, type) ?? "unknown");
       default:
         // Lifecycle events (created, in_progress, content_part.*, *.done, argument deltas) carry nothing new.
         break;
@@ -155,7 +194,7 @@ function historyItem(raw: unknown, provider: string): ResponseItem {
   return toCodexItem(parsed.item) ?? parsed.item;
 }
 
-function failure(error: z.infer<typeof ServerError> | null | undefined, provider: string): Error {
+function failure(error: ServerError | null | undefined, provider: string): Error {
   const message = error?.message || "response failed without details";
   const code = error?.code ?? undefined;
   if (code !== undefined && RETRYABLE_FAILURE_CODES.has(code)) {
@@ -170,14 +209,4 @@ function tryAgainInMs(message: string): number | undefined {
   if (match === null) return undefined;
   const value = Number(match[1]);
   return match[2]?.toLowerCase() === "ms" ? value : value * 1000;
-}
-
-function toTokenUsage(usage: z.infer<typeof Usage>): TokenUsage {
-  return {
-    input_tokens: usage.input_tokens,
-    cached_input_tokens: usage.input_tokens_details?.cached_tokens ?? 0,
-    output_tokens: usage.output_tokens,
-    reasoning_output_tokens: usage.output_tokens_details?.reasoning_tokens ?? 0,
-    total_tokens: usage.total_tokens,
-  };
 }

@@ -1,6 +1,19 @@
-// Conversation items: what the user sends (UserInput) and what history holds (ResponseItem, section 4).
+// Conversation items: what the user sends (UserInput) and what history holds (ResponseItem, section 4), as zod
+// schemas for the main thread. The item types and their decoder live in response-item.ts, without zod, for
+// workers; the schemas here describe the same items (test/protocol/response-item.test.ts holds them to it).
 // Items are loose objects so that fields written by newer Codex (ids, metadata) survive a round trip.
 import * as z from "zod";
+import {
+  parseResponseItem,
+  type ContentItem as ContentItemType,
+  type FunctionCallItem as FunctionCallItemType,
+  type FunctionCallOutputItem as FunctionCallOutputItemType,
+  type MessageItem as MessageItemType,
+  type ReasoningItem as ReasoningItemType,
+  type ResponseItem as ResponseItemType,
+} from "./response-item.js";
+
+export { parseResponseItem, type OtherItem } from "./response-item.js";
 
 export const UserInput = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text"), text: z.string() }),
@@ -14,7 +27,7 @@ export const ContentItem = z.union([
   z.looseObject({ type: z.literal("input_image"), image_url: z.string() }),
   z.looseObject({ type: z.literal("output_text"), text: z.string() }),
 ]);
-export type ContentItem = z.infer<typeof ContentItem>;
+export type ContentItem = ContentItemType;
 
 export const MessageItem = z.looseObject({
   type: z.literal("message"),
@@ -22,7 +35,7 @@ export const MessageItem = z.looseObject({
   content: z.array(ContentItem),
   id: z.string().optional(),
 });
-export type MessageItem = z.infer<typeof MessageItem>;
+export type MessageItem = MessageItemType;
 
 export const ReasoningItem = z.looseObject({
   type: z.literal("reasoning"),
@@ -30,7 +43,7 @@ export const ReasoningItem = z.looseObject({
   content: z.array(z.looseObject({ type: z.string(), text: z.string() })).nullable().optional(),
   encrypted_content: z.string().nullable().optional(),
 });
-export type ReasoningItem = z.infer<typeof ReasoningItem>;
+export type ReasoningItem = ReasoningItemType;
 
 export const FunctionCallItem = z.looseObject({
   type: z.literal("function_call"),
@@ -38,7 +51,7 @@ export const FunctionCallItem = z.looseObject({
   arguments: z.string(),
   call_id: z.string(),
 });
-export type FunctionCallItem = z.infer<typeof FunctionCallItem>;
+export type FunctionCallItem = FunctionCallItemType;
 
 export const FunctionCallOutputContent = z.looseObject({ type: z.string() });
 
@@ -47,7 +60,7 @@ export const FunctionCallOutputItem = z.looseObject({
   call_id: z.string(),
   output: z.union([z.string(), z.array(FunctionCallOutputContent)]),
 });
-export type FunctionCallOutputItem = z.infer<typeof FunctionCallOutputItem>;
+export type FunctionCallOutputItem = FunctionCallOutputItemType;
 
 export const LocalShellCallItem = z.looseObject({
   type: z.literal("local_shell_call"),
@@ -96,36 +109,7 @@ export const KnownResponseItem = z.discriminatedUnion("type", [
 
 export const OtherResponseItem = z.looseObject({ type: z.string() });
 
-export type OtherItem = { type: "other"; original_type?: string };
-
-const KNOWN_ITEM_TYPES = new Set<string>([
-  "message",
-  "reasoning",
-  "function_call",
-  "function_call_output",
-  "local_shell_call",
-  "custom_tool_call",
-  "custom_tool_call_output",
-  "web_search_call",
-  "ghost_snapshot",
-]);
-
-export type ResponseItem = z.infer<typeof KnownResponseItem> | OtherItem;
-
-/**
- * Decodes a response item as Codex does: a known `type` must match its schema (else the error is returned),
- * an unknown `type` becomes `{type: "other"}`.
- */
-export function parseResponseItem(value: unknown): { ok: true; item: ResponseItem } | { ok: false; error: string } {
-  const head = OtherResponseItem.safeParse(value);
-  if (!head.success) return { ok: false, error: "response item is not an object with a string `type`" };
-  if (!KNOWN_ITEM_TYPES.has(head.data.type)) {
-    return { ok: true, item: { type: "other", original_type: head.data.type } };
-  }
-  const parsed = KnownResponseItem.safeParse(value);
-  if (!parsed.success) return { ok: false, error: z.prettifyError(parsed.error) };
-  return { ok: true, item: parsed.data };
-}
+export type ResponseItem = ResponseItemType;
 
 /** Schema form of {@link parseResponseItem}, for embedding in larger schemas. */
 export const ResponseItem = z.unknown().transform((value, ctx): ResponseItem => {

@@ -2,6 +2,7 @@
 // interrupt), the plan tool and delegation. Every call gets an output item, so the model never sees an
 // unanswered call. Delegation arrives as a function: this module knows nothing of sub-agents.
 import path from "node:path";
+import { object, shapeError, string } from "../protocol/checks.js";
 import type { EventMsg, FunctionCallItem, FunctionCallOutputItem, ReviewDecision } from "../protocol/index.js";
 import {
   applyCommandEnvironment,
@@ -16,11 +17,12 @@ import {
   formatShellOutputText,
   parsePlanArguments,
   parseShellArguments,
+  parseToolArguments,
   parsedCommand,
   runShellCommand,
   type ProcessGroupTracker,
+  type ToolArgumentError,
 } from "../tools/index.js";
-import * as z from "zod";
 import { errorEvent } from "../errors.js";
 import type { TurnSettings } from "./settings.js";
 
@@ -49,7 +51,14 @@ export type ToolCallContext = {
   tools: ToolRuntime;
 };
 
-const DelegateArgs = z.object({ prompt: z.string().min(1) });
+/** The `delegate` tool's arguments: a non-empty `prompt`; other fields are ignored. */
+export function parseDelegateArguments(json: string): { prompt: string } | ToolArgumentError {
+  return parseToolArguments((value) => {
+    const prompt = string(object(value, "").prompt, "prompt");
+    if (prompt === "") throw shapeError("prompt", "a non-empty string", prompt);
+    return { prompt };
+  }, json);
+}
 
 export const REJECTED_BY_USER = "exec command rejected by user";
 
@@ -75,12 +84,8 @@ export async function handleToolCall(call: FunctionCallItem, ctx: ToolCallContex
 async function delegate(call: FunctionCallItem, ctx: ToolCallContext): Promise<string> {
   const run = ctx.tools.delegate;
   if (run === undefined) return "delegation is not available in this conversation";
-  let args: z.infer<typeof DelegateArgs>;
-  try {
-    args = DelegateArgs.parse(JSON.parse(call.arguments));
-  } catch (error) {
-    return `failed to parse function arguments: ${error instanceof Error ? error.message : String(error)}`;
-  }
+  const args = parseDelegateArguments(call.arguments);
+  if ("error" in args) return args.error;
   try {
     return await run(args.prompt, ctx.signal);
   } catch (error) {

@@ -1,18 +1,24 @@
 // Tool-call arguments arrive as a JSON string written by the model; a bad one becomes a message back to the
-// model (Codex's wording), never a thrown error.
-import * as z from "zod";
+// model (Codex's wording), never a thrown error. The checks are written by hand (protocol/checks.ts) to keep
+// zod out of a thread's turns.
+import { ShapeError } from "../protocol/checks.js";
 
 export type ToolArgumentError = { error: string };
 
-export function parseToolArguments<S extends z.ZodType>(schema: S, json: string): z.infer<S> | ToolArgumentError {
+/** `read` turns the parsed JSON into the tool's arguments, or throws a ShapeError naming what is wrong. */
+export function parseToolArguments<T>(read: (value: unknown) => T, json: string): T | ToolArgumentError {
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch (error) {
     return { error: `failed to parse function arguments: ${(error as Error).message}` };
   }
-  const parsed = schema.safeParse(value);
-  return parsed.success ? parsed.data : { error: `failed to parse function arguments: ${z.prettifyError(parsed.error)}` };
+  try {
+    return read(value);
+  } catch (error) {
+    if (error instanceof ShapeError) return { error: `failed to parse function arguments: ${error.message}` };
+    throw error;
+  }
 }
 
 /** Models often send `null` for an optional field they mean to leave out; treat it as absent. */

@@ -1,13 +1,13 @@
 // The model's tools: their specs, argument parsing, running shell commands (sandboxed, with the configured
 // environment), and the approval rules.
 export { DELEGATE_TOOL, SHELL_TOOL, UPDATE_PLAN_TOOL, PLAN_STEP_STATUSES } from "./specs.js";
-export type { ToolArgumentError } from "./arguments.js";
+export { parseToolArguments, type ToolArgumentError } from "./arguments.js";
 export {
   DEFAULT_SHELL_TIMEOUT_MS,
   MAX_KEPT_OUTPUT_BYTES,
-  ShellParams,
   parseShellArguments,
   runShellCommand,
+  type ShellParams,
   type ShellArgumentError,
   type ShellResult,
   type ShellRunOptions,
@@ -64,4 +64,4 @@ export {
   type CommandDecision,
   type CommandEnvironment,
 } from "./safety.js";
-export { PLAN_UPDATED_OUTPUT, UpdatePlanArgs, parsePlanArguments, type PlanUpdate } from "./plan.js";
+export { PLAN_UPDATED_OUTPUT, parsePlanArguments, type PlanUpdate, type UpdatePlanArgs } from "./plan.js";

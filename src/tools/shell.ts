@@ -5,7 +5,7 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import path from "node:path";
-import * as z from "zod";
+import { arrayOf, boolean, object, optional, shapeError, string } from "../protocol/checks.js";
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
 import { SandboxUnavailableError } from "../errors.js";
@@ -28,21 +28,41 @@ const EXIT_CODE_NOT_FOUND = 127;
 const DRAIN_AFTER_EXIT_MS = 2_000;
 
 /** The model's arguments, Codex's `ShellToolCallParams` (snake_case, as on the wire). */
-export const ShellParams = z.preprocess(
-  withoutNulls,
-  z.object({
-    command: z.array(z.string()).min(1),
-    workdir: z.string().optional(),
-    timeout_ms: z.number().int().nonnegative().optional(),
-    with_escalated_permissions: z.boolean().optional(),
-    justification: z.string().optional(),
-  }),
-);
-export type ShellParams = z.infer<typeof ShellParams>;
+export type ShellParams = {
+  command: string[];
+  workdir?: string | undefined;
+  timeout_ms?: number | undefined;
+  with_escalated_permissions?: boolean | undefined;
+  justification?: string | undefined;
+};
 export type ShellArgumentError = ToolArgumentError;
 
 export function parseShellArguments(json: string): ShellParams | ShellArgumentError {
-  return parseToolArguments(ShellParams, json);
+  return parseToolArguments(readShellParams, json);
+}
+
+/** Fields other than these are dropped; a null field reads as absent. */
+function readShellParams(value: unknown): ShellParams {
+  const args = object(withoutNulls(value), "");
+  if (!Array.isArray(args.command) || args.command.length === 0) {
+    throw shapeError("command", "a non-empty array of strings", args.command);
+  }
+  const command = arrayOf(args.command, "command", string);
+  const params: ShellParams = { command };
+  const workdir = optional(args.workdir, "workdir", string);
+  if (workdir !== undefined) params.workdir = workdir;
+  const timeout = optional(args.timeout_ms, "timeout_ms", nonNegativeInteger);
+  if (timeout !== undefined) params.timeout_ms = timeout;
+  const escalated = optional(args.with_escalated_permissions, "with_escalated_permissions", boolean);
+  if (escalated !== undefined) params.with_escalated_permissions = escalated;
+  const justification = optional(args.justification, "justification", string);
+  if (justification !== undefined) params.justification = justification;
+  return params;
+}
+
+function nonNegativeInteger(value: unknown, at: string): number {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  throw shapeError(at, "a non-negative integer", value);
 }
 
 export type ShellRunOptions = {

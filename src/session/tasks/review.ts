@@ -2,9 +2,9 @@
 // events are shown under the review's id (its agent messages held back one step, so the final JSON verdict is
 // not shown twice); its last message is parsed as the review; a `<user_action>` note records the outcome.
 // Review mode is always left: on success, on failure, and in `abort`.
-import * as z from "zod";
 import { runOneShot } from "../../delegate/delegate.js";
 import type { EventMsg, MessageItem, ReviewRequest } from "../../protocol/index.js";
+import type { ReviewOutputEvent } from "./review-output.js";
 import type { SessionTask, TaskContext } from "./task.js";
 
 export const REVIEW_PROMPT = `You are reviewing a change on behalf of the user. Look for bugs that matter: wrong behaviour, missed
@@ -16,39 +16,6 @@ Reply with one JSON object and nothing else:
   "code_location": {"absolute_file_path": "...", "line_range": {"start": 1, "end": 1}}}],
  "overall_correctness": "patch is correct" | "patch is incorrect",
  "overall_explanation": "...", "overall_confidence_score": 0.0-1.0}`;
-
-const ReviewFinding = z.looseObject({
-  title: z.string(),
-  body: z.string(),
-  confidence_score: z.number(),
-  priority: z.number(),
-  code_location: z.looseObject({
-    absolute_file_path: z.string(),
-    line_range: z.object({ start: z.number(), end: z.number() }),
-  }),
-});
-
-export const ReviewOutputEvent = z.looseObject({
-  findings: z.array(ReviewFinding).default([]),
-  overall_correctness: z.string().default(""),
-  overall_explanation: z.string().default(""),
-  overall_confidence_score: z.number().default(0),
-});
-export type ReviewOutputEvent = z.infer<typeof ReviewOutputEvent>;
-
-/** The whole text as JSON, else the span from the first `{` to the last `}`, else the text as the explanation. */
-export function parseReviewOutput(text: string): ReviewOutputEvent {
-  const candidates = [text, text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)];
-  for (const candidate of candidates) {
-    try {
-      const parsed = ReviewOutputEvent.safeParse(JSON.parse(candidate));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return { findings: [], overall_correctness: "", overall_explanation: text, overall_confidence_score: 0 };
-}
 
 export function reviewNote(output: ReviewOutputEvent | undefined): MessageItem {
   const lines = ["<user_action>"];
@@ -131,5 +98,11 @@ async function runReview(request: ReviewRequest, ctx: TaskContext, signal: Abort
     if (!signal.aborted) exitReviewMode(ctx, undefined);
     throw error;
   }
-  exitReviewMode(ctx, result.aborted || result.lastAgentMessage === null ? undefined : parseReviewOutput(result.lastAgentMessage));
+  if (result.aborted || result.lastAgentMessage === null) {
+    exitReviewMode(ctx, undefined);
+    return;
+  }
+  // The output is checked with zod, which a thread loads only if it runs a review.
+  const { parseReviewOutput } = await import("./review-output.js");
+  exitReviewMode(ctx, parseReviewOutput(result.lastAgentMessage));
 }

@@ -1,0 +1,58 @@
+// What a worker thread loads for a regular turn, read from the built bundle (dist/workers/bundle, made by
+// `npm run build`, which `npm test` runs first): the entry, its chunks, and the chunks it imports on first use.
+// None may hold zod (DESIGN.md, "A worker's start"); only the rollout decoder (resume) and the review's output
+// check load it, each on its own first use.
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+
+const BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/workers/bundle");
+/** Chunks imported on first use that may load zod: the rollout decoder and the review's output check. */
+const ZOD_ALLOWED = [/^line-/, /^review-output-/];
+
+function imports(chunk: string): { static: string[]; dynamic: string[] } {
+  const code = readFileSync(path.join(BUNDLE, chunk), "utf8");
+  const relative = (pattern: RegExp) => [...code.matchAll(pattern)].map((match) => path.basename(match[1] ?? ""));
+  return {
+    static: relative(/(?:^|\n)\s*(?:import|export)\s*(?:[^;"'()]*?\bfrom\s*)?"(\.\/[^"]+)"/g),
+    dynamic: relative(/\bimport\(\s*"(\.\/[^"]+)"\s*\)/g),
+  };
+}
+
+function holdsZod(chunk: string): boolean {
+  const map = JSON.parse(readFileSync(path.join(BUNDLE, `${chunk}.map`), "utf8")) as { sources: string[] };
+  return map.sources.some((source) => source.includes("node_modules/zod/"));
+}
+
+/** Every chunk `roots` load, following static imports, and dynamic ones unless `follow` refuses them. */
+function closure(roots: string[], follow: (chunk: string) => boolean): Set<string> {
+  const seen = new Set<string>();
+  const visit = (chunk: string): void => {
+    if (seen.has(chunk)) return;
+    seen.add(chunk);
+    const { static: loaded, dynamic } = imports(chunk);
+    loaded.forEach(visit);
+    dynamic.filter(follow).forEach(visit);
+  };
+  roots.forEach(visit);
+  return seen;
+}
+
+const isZodAllowed = (chunk: string): boolean => ZOD_ALLOWED.some((pattern) => pattern.test(chunk));
+
+describe("the worker bundle", () => {
+  test("a regular turn (both providers, the tools, delegation) loads no chunk that holds zod", () => {
+    const turn = closure(["conversation.worker.mjs"], (chunk) => !isZodAllowed(chunk));
+    expect(turn.size).toBeGreaterThan(5);
+    expect([...turn].filter(holdsZod)).toEqual([]);
+  });
+
+  test("zod is still there for the rollout decoder and the review output, each loaded on first use", () => {
+    const lazy = readdirSync(BUNDLE).filter((file) => file.endsWith(".mjs") && isZodAllowed(file));
+    expect(lazy.map((file) => ZOD_ALLOWED.findIndex((pattern) => pattern.test(file))).sort()).toEqual([0, 1]);
+    for (const chunk of lazy) expect([...closure([chunk], () => false)].some(holdsZod)).toBe(true);
+    const all = closure(["conversation.worker.mjs"], () => true);
+    expect(lazy.every((chunk) => all.has(chunk))).toBe(true);
+  });
+});
