@@ -13,6 +13,7 @@ import {
   InvalidOpError,
   MissingSessionMetaError,
   RolloutNotFoundError,
+  RolloutUnsafePathError,
   SessionConfiguredNotFirstEventError,
   readRolloutHistory,
   type StateChange,
@@ -251,6 +252,18 @@ describe("resume", () => {
     await expect(manager.resumeConversationFromRollout(testConfig(home), file)).rejects.toBeInstanceOf(errorClass);
     expect(manager.list()).toEqual([]);
     expect(manager.liveConversations).toBe(0);
+  });
+
+  it("refuses to resume or fork from a FIFO, a device or a directory (a read that would never end) and starts nothing", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager();
+    const fifo = path.join(home, "fifo.jsonl");
+    execFileSync("mkfifo", [fifo]);
+    for (const file of [fifo, "/dev/zero", home]) {
+      await expect(manager.resumeConversationFromRollout(testConfig(home), file)).rejects.toBeInstanceOf(RolloutUnsafePathError);
+      await expect(manager.forkConversation(0, testConfig(home), file)).rejects.toBeInstanceOf(RolloutUnsafePathError);
+    }
+    expect(manager.list()).toEqual([]);
   });
 
   it("resumeConversationWithHistory starts from a given history", async () => {

@@ -1,6 +1,7 @@
 // Rollout files are written only where they belong: never through a symbolic link, and never into a
 // directory that, under a home's `sessions/`, resolves to somewhere outside it.
 import { closeSync, constants, fstatSync, openSync, realpathSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { dirname, sep } from "node:path";
 import { RolloutNotFoundError, RolloutUnsafePathError } from "../errors.js";
 import { sessionsDirOf } from "./paths.js";
@@ -66,5 +67,33 @@ function realpathIfExists(path: string): string | undefined {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
+  }
+}
+
+/**
+ * Opens a file of the sessions tree (a rollout, a lock) for reading, refusing anything but a regular file: a
+ * FIFO would block the read forever and a device such as /dev/zero would never end. O_NONBLOCK keeps the open
+ * itself from waiting on a FIFO.
+ */
+export async function openRegularFileForReading(path: string): Promise<FileHandle> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw new RolloutUnsafePathError(path, `refusing rollout file ${path}: it is not a regular file`);
+    }
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+  return handle;
+}
+
+/** The whole of a regular file (see openRegularFileForReading). */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  const handle = await openRegularFileForReading(path);
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }

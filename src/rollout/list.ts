@@ -1,10 +1,11 @@
 // Conversation listing and lookup by id over `<home>/sessions` (reference section 5.9).
-import { open, readdir, type FileHandle } from "node:fs/promises";
+import { readdir, type FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { RolloutError } from "../errors.js";
 import type { SessionMeta, SessionSource } from "../protocol/rollout.js";
 import { isUuid } from "../util/clock.js";
 import { isUserMessage, userMessageText } from "./classify.js";
+import { openRegularFileForReading } from "./guard.js";
 import { parseRolloutLine } from "./line.js";
 import { parseRolloutFileName, sessionsDir } from "./paths.js";
 
@@ -117,7 +118,7 @@ async function summarize(file: Candidate): Promise<ConversationSummary | undefin
   let head: string;
   let mtime: Date;
   try {
-    const handle = await open(file.path, "r");
+    const handle = await openRegularFileForReading(file.path);
     try {
       head = await readHead(handle);
       mtime = (await handle.stat()).mtime;

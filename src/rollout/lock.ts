@@ -7,9 +7,10 @@
 // `<rollout>.lock.takeover`, so two processes taking over at once cannot both end up holding the file.
 import { randomUUID } from "node:crypto";
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { readFile, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { ConversationInUseError, RolloutError } from "../errors.js";
+import { readRegularFile } from "./guard.js";
 
 const LOCK_SUFFIX = ".lock";
 const TAKEOVER_SUFFIX = ".takeover";
@@ -242,9 +243,10 @@ async function removeIfUnchanged(path: string, text: string): Promise<void> {
   });
 }
 
+/** A lock file's text; a FIFO or device in its place is an error, not a read that never ends. */
 async function readText(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, "utf8");
+    return (await readRegularFile(path)).toString("utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;

@@ -1,5 +1,4 @@
 // Loads a rollout file for resume or fork (reference sections 5.6 and 11), resolving forks stored by reference.
-import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import {
   EmptyRolloutError,
@@ -9,6 +8,7 @@ import {
   RolloutNotFoundError,
 } from "../errors.js";
 import type { HistoryBase, RolloutItem, SessionMeta } from "../protocol/rollout.js";
+import { readRegularFile } from "./guard.js";
 import { parseRolloutLine } from "./line.js";
 import { findRolloutPathById } from "./list.js";
 import { assertRolloutIdMatches, sessionsDirOf } from "./paths.js";
@@ -65,9 +65,10 @@ async function loadThread(path: string, home: string | undefined, visiting: Read
 async function readRolloutBytes(path: string): Promise<Buffer> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new RolloutNotFoundError(path, { cause: error });
+    if (error instanceof RolloutError) throw error;
     throw new RolloutError(path, `cannot read rollout file ${path}`, { cause: error });
   }
   if (isBlank(bytes)) throw new EmptyRolloutError(path);

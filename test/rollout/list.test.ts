@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -83,6 +84,16 @@ describe("listConversations", () => {
     const second = await listConversations(home, { pageSize: 2, cursor: first.nextCursor });
     expect(second.items.map((item) => item.conversationId)).toEqual([ID_B, ID_A]);
     expect(second.nextCursor).toBeUndefined();
+  });
+
+  it("skips a FIFO named like a rollout instead of waiting on it forever", async () => {
+    const home = await makeDir();
+    await populate(home);
+    const fifo = rolloutPathFor(home, "019a9000-0000-7000-8000-0000000000ee", at(11, 20, 1));
+    await mkdir(dirname(fifo), { recursive: true });
+    execFileSync("mkfifo", [fifo]);
+    const page = await listConversations(home);
+    expect(page.items.map((item) => item.conversationId)).toEqual([ID_D, ID_C, ID_B, ID_A]);
   });
 
   it("returns an empty page for a home without sessions", async () => {
