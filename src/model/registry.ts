@@ -47,5 +47,10 @@ function lazyWireClient(provider: ModelProviderInfo): ModelClient {
     async *stream(request, signal) {
       yield* (await (client ??= load())).stream(request, signal);
     },
+    // A failed load is reported by the first stream, which awaits the same promise.
+    preload: () => (client ??= load()).then(
+      () => undefined,
+      () => undefined,
+    ),
   };
 }

@@ -41,6 +41,8 @@ export interface ModelClient {
   contextWindow(model: string): number | null;
   /** Streams one response. Aborting `signal` ends the stream promptly with an AbortError. */
   stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamEvent>;
+  /** Loads what the first `stream` would load (a client that loads its code lazily); never rejects. */
+  preload?(): Promise<void>;
 }
 
 export function isFunctionCall(item: ResponseItem): item is FunctionCallItem {

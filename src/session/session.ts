@@ -129,6 +129,7 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
   sink.emit("", configured);
   await sink.flushed();
   io.configured?.();
+  preloadTurnCode(model);
 
   const usage: { total: TokenUsage | undefined } = { total: undefined };
   let lastTurnEnv: EnvironmentContext = { cwd: settings.cwd, approvalPolicy: settings.approvalPolicy, sandboxPolicy: settings.sandboxPolicy };
@@ -326,6 +327,18 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
  */
 let tasks: Promise<typeof Tasks> | undefined;
 const loadTasks = () => (tasks ??= import("./tasks/all.js"));
+
+/**
+ * Once the session is configured, its thread loads what its first turn will need (the tasks with the tools, the
+ * model client). Loaded at the first turn instead, many threads whose first turns start together all load and
+ * compile it at once: at 300 conversations on two cores that doubled the CPU of their turns and took half again
+ * as much wall time (BENCHMARKS.md, section 4). Starts are spaced out by the start gate, so loading here is too.
+ * It costs an idle conversation ~0.8 MiB. A failure is left to the turn that needs the code, which reports it.
+ */
+function preloadTurnCode(model: ModelClient): void {
+  loadTasks().catch(() => undefined);
+  void model.preload?.();
+}
 
 async function openRecorder(
   init: SessionInit,
