@@ -1,7 +1,7 @@
 // The app-server's transports over real sockets: the WebSocket listener (messages, health probes, tokens, Origin,
 // frame limits, a client that stops reading), the line framing, and the control socket with its host file, in
 // this process and in child processes that exit or are signalled. A stand-in handler echoes what it receives.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
@@ -384,6 +384,11 @@ describe("control socket and host file", () => {
     );
     await writeFile(path.join(dir, `${deadPid}.sock`), "");
     await writeFile(path.join(dir, `${live.pid}.json`), "{not json");
+    // A FIFO as a live pid's host file is skipped, not read (the read would never end).
+    const planted = spawn("sleep", ["30"], { stdio: "ignore" });
+    cleanups.push(async () => planted.kill("SIGKILL"));
+    await once(planted, "spawn");
+    execFileSync("mkfifo", [path.join(dir, `${planted.pid}.json`)]);
     const elsewhere = spawn("sleep", ["30"], { stdio: "ignore" });
     cleanups.push(async () => elsewhere.kill("SIGKILL"));
     await once(elsewhere, "spawn");
@@ -396,7 +401,7 @@ describe("control socket and host file", () => {
 
     expect((await findHosts(home)).map((host) => host.pid)).toEqual([process.pid]);
     expect((await readdir(dir)).sort()).toEqual(
-      [`${live.pid}.json`, `${elsewhere.pid}.json`, `${process.pid}.json`, `${process.pid}.sock`, "notes.txt"].sort(),
+      [`${live.pid}.json`, `${planted.pid}.json`, `${elsewhere.pid}.json`, `${process.pid}.json`, `${process.pid}.sock`, "notes.txt"].sort(),
     );
     expect(control.host.pid).toBe(process.pid);
   });

@@ -3,11 +3,12 @@
 // message per line, and `<pid>.json` saying what the host is, so `llmx ps` can find it. Both are removed when
 // the host stops or exits (normally, or by SIGINT/SIGTERM); readers skip and clean the files of dead pids.
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
-import { readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { readdir, rename, unlink, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 import { ControlSocketError } from "../errors.js";
+import { readRegularFile } from "../util/regular-file.js";
 import { CLI_VERSION } from "../version.js";
 import type { Connection } from "./connection.js";
 import { lineConnection } from "./line-connection.js";
@@ -223,7 +224,8 @@ export async function findHosts(home: string): Promise<HostFile[]> {
     }
     let parsed: ReturnType<typeof HostFileSchema.safeParse>;
     try {
-      parsed = HostFileSchema.safeParse(JSON.parse(await readFile(file, "utf8")));
+      // A FIFO planted in the directory must not block `llmx ps` forever.
+      parsed = HostFileSchema.safeParse(JSON.parse((await readRegularFile(file)).toString("utf8")));
     } catch {
       continue;
     }

@@ -1,9 +1,10 @@
 // Rollout files are written only where they belong: never through a symbolic link, and never into a
 // directory that, under a home's `sessions/`, resolves to somewhere outside it.
 import { closeSync, constants, fstatSync, openSync, realpathSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { dirname, sep } from "node:path";
 import { RolloutNotFoundError, RolloutUnsafePathError } from "../errors.js";
+import { openRegularFile, readRegularFile as readRegularFileOf } from "../util/regular-file.js";
 import { sessionsDirOf } from "./paths.js";
 
 /** Opening a symbolic link with O_NOFOLLOW fails with ELOOP (EMLINK on FreeBSD). */
@@ -70,30 +71,16 @@ function realpathIfExists(path: string): string | undefined {
   }
 }
 
-/**
- * Opens a file of the sessions tree (a rollout, a lock) for reading, refusing anything but a regular file: a
- * FIFO would block the read forever and a device such as /dev/zero would never end. O_NONBLOCK keeps the open
- * itself from waiting on a FIFO.
- */
-export async function openRegularFileForReading(path: string): Promise<FileHandle> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    if (!(await handle.stat()).isFile()) {
-      throw new RolloutUnsafePathError(path, `refusing rollout file ${path}: it is not a regular file`);
-    }
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    throw error;
-  }
-  return handle;
+/** Opens a file of the sessions tree (a rollout, a lock) for reading: regular files only (util/regular-file.ts). */
+export function openRegularFileForReading(path: string): Promise<FileHandle> {
+  return openRegularFile(path, () => notRegular(path));
 }
 
-/** The whole of a regular file (see openRegularFileForReading). */
-export async function readRegularFile(path: string): Promise<Buffer> {
-  const handle = await openRegularFileForReading(path);
-  try {
-    return await handle.readFile();
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
+/** The whole of a file of the sessions tree (see openRegularFileForReading). */
+export function readRegularFile(path: string): Promise<Buffer> {
+  return readRegularFileOf(path, () => notRegular(path));
+}
+
+function notRegular(path: string): RolloutUnsafePathError {
+  return new RolloutUnsafePathError(path, `refusing rollout file ${path}: it is not a regular file`);
 }
