@@ -1,5 +1,5 @@
 // What a worker thread loads for a regular turn, read from the built bundle (dist/workers/bundle, made by
-// `npm run build`, which `npm test` runs first): the entry, its chunks, and the chunks it imports on first use.
+// `npm run build`, which `npm test` runs first): the entry, its chunks, and the chunks it requires on first use.
 // None may hold zod (DESIGN.md, "A worker's start"); only the rollout decoder (resume) and the review's output
 // check load it, each on its own first use.
 import { readFileSync, readdirSync } from "node:fs";
@@ -11,18 +11,19 @@ const BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../di
 /** Chunks imported on first use that may load zod: the rollout decoder and the review's output check. */
 const ZOD_ALLOWED = [/^line-/, /^review-output-/];
 
+/** A chunk's `require`s: at load (static), or on first use (dynamic: `Promise.resolve().then(() => require(...))`). */
 function imports(chunk: string): { static: string[]; dynamic: string[] } {
   const code = readFileSync(path.join(BUNDLE, chunk), "utf8");
   const relative = (pattern: RegExp) => [...code.matchAll(pattern)].map((match) => path.basename(match[1] ?? ""));
-  return {
-    static: relative(/(?:^|\n)\s*(?:import|export)\s*(?:[^;"'()]*?\bfrom\s*)?"(\.\/[^"]+)"/g),
-    dynamic: relative(/\bimport\(\s*"(\.\/[^"]+)"\s*\)/g),
-  };
+  const dynamic = relative(/\.then\(\(\) => require\("(\.\/[^"]+)"\)\)/g);
+  const all = relative(/\brequire\("(\.\/[^"]+)"\)/g);
+  return { static: all.filter((file) => !dynamic.includes(file)), dynamic };
 }
 
+const manifest = JSON.parse(readFileSync(path.join(BUNDLE, "manifest.json"), "utf8")) as Record<string, string[]>;
+
 function holdsZod(chunk: string): boolean {
-  const map = JSON.parse(readFileSync(path.join(BUNDLE, `${chunk}.map`), "utf8")) as { sources: string[] };
-  return map.sources.some((source) => source.includes("node_modules/zod/"));
+  return (manifest[chunk] ?? []).some((source) => source.includes("node_modules/zod/"));
 }
 
 /** Every chunk `roots` load, following static imports, and dynamic ones unless `follow` refuses them. */
@@ -43,16 +44,16 @@ const isZodAllowed = (chunk: string): boolean => ZOD_ALLOWED.some((pattern) => p
 
 describe("the worker bundle", () => {
   test("a regular turn (both providers, the tools, delegation) loads no chunk that holds zod", () => {
-    const turn = closure(["conversation.worker.mjs"], (chunk) => !isZodAllowed(chunk));
+    const turn = closure(["conversation.worker.cjs"], (chunk) => !isZodAllowed(chunk));
     expect(turn.size).toBeGreaterThan(5);
     expect([...turn].filter(holdsZod)).toEqual([]);
   });
 
   test("zod is still there for the rollout decoder and the review output, each loaded on first use", () => {
-    const lazy = readdirSync(BUNDLE).filter((file) => file.endsWith(".mjs") && isZodAllowed(file));
+    const lazy = readdirSync(BUNDLE).filter((file) => file.endsWith(".cjs") && isZodAllowed(file));
     expect(lazy.map((file) => ZOD_ALLOWED.findIndex((pattern) => pattern.test(file))).sort()).toEqual([0, 1]);
     for (const chunk of lazy) expect([...closure([chunk], () => false)].some(holdsZod)).toBe(true);
-    const all = closure(["conversation.worker.mjs"], () => true);
+    const all = closure(["conversation.worker.cjs"], () => true);
     expect(lazy.every((chunk) => all.has(chunk))).toBe(true);
   });
 });
