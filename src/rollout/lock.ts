@@ -5,10 +5,10 @@
 // The lock file appears atomically with its whole content (written to a temporary file, then hard-linked into
 // place, which fails if a lock exists). Removing someone else's stale lock happens only under a second lock,
 // `<rollout>.lock.takeover`, so two processes taking over at once cannot both end up holding the file.
-import { randomUUID } from "node:crypto";
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { hostname } from "node:os";
+import { threadId } from "node:worker_threads";
 import { ConversationInUseError, RolloutError } from "../errors.js";
 import { readRegularFile } from "./guard.js";
 
@@ -28,6 +28,18 @@ export type RolloutLockHolder = {
 
 export function rolloutLockPath(rolloutPath: string): string {
   return `${rolloutPath}${LOCK_SUFFIX}`;
+}
+
+let tokens = 0;
+
+/**
+ * A name no other writer uses: this process and thread, the time, a counter and a random part. Not from a crypto
+ * module, which a worker thread would load at every conversation's start (~2 ms) only for this: it needs to be
+ * unique, not secret.
+ */
+function uniqueToken(): string {
+  const random = Math.floor(Math.random() * 2 ** 52).toString(36);
+  return `${process.pid}.${threadId}.${Date.now().toString(36)}.${(tokens++).toString(36)}.${random}`;
 }
 
 /** A held lock. `release` removes the lock file if it is still ours; it is idempotent. */
@@ -56,7 +68,7 @@ export async function acquireRolloutLock(rolloutPath: string, conversationId: st
     host: hostname(),
     start: ownStart(),
     acquired_at: new Date().toISOString(),
-    token: randomUUID(),
+    token: uniqueToken(),
   })}\n`;
   try {
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -165,7 +177,7 @@ function procStat(pid: number): { state: string; start: string } | undefined {
  * pool.
  */
 function createExclusive(path: string, text: string): boolean {
-  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  const temp = `${path}.${uniqueToken()}.tmp`;
   writeNewFile(temp, text);
   try {
     linkSync(temp, path);

@@ -19,9 +19,13 @@
 // matches PR_SET_PDEATHSIG, which is also per thread (see pdeathsig.ts). The cost is one idle `sh` (about a
 // megabyte) per thread that has run a command, and a fork of the (large) host to start it, which is why the
 // spawn service replaced it where it can run. The reaper never keeps its host alive: its handles are unref'd.
-import { spawn, type ChildProcess } from "node:child_process";
+import type * as ChildProcesses from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import { readFileSync, readdirSync } from "node:fs";
 import type { Writable } from "node:stream";
+
+const requireBuiltin = createRequire(import.meta.url);
 
 /** Reads `+pgid` / `-pgid` lines until end of file, then SIGKILLs the groups still recorded. */
 const REAPER_SCRIPT = `
@@ -156,6 +160,8 @@ export class ProcessReaper {
     let child: ChildProcess;
     try {
       // Its own session: a terminal's Ctrl-C or a kill of the host's process group does not reach it.
+      // child_process is loaded here, for the fallback only: a session's start does not need it.
+      const { spawn } = requireBuiltin("node:child_process") as typeof ChildProcesses;
       child = spawn(this.shell, ["-c", REAPER_SCRIPT], { detached: true, stdio: ["pipe", "ignore", "ignore"], cwd: "/" });
     } catch {
       this.unavailable = true;

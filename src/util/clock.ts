@@ -1,7 +1,9 @@
 // Time and ids are injected so tests can control them (no Date.now(), setTimeout or randomUUID() inside logic).
 // A Clock's timer half has the shape XState expects of its system clock, so one clock drives the machines'
 // delayed transitions and every deadline outside them.
-import { randomBytes } from "node:crypto";
+//
+// Random bytes come from the global `crypto`, which Node loads on its first use: a worker thread that only starts
+// a session never pays for loading a crypto module (~2 ms of its start).
 
 export type TimerId = unknown;
 
@@ -107,10 +109,10 @@ export interface IdSource {
 }
 
 /** RFC 9562 UUID v7: 48-bit unix milliseconds, version 7, 74 random bits. */
-export function uuidv7(nowMs: number, random: Buffer = randomBytes(10)): string {
+export function uuidv7(nowMs: number, random: Uint8Array = crypto.getRandomValues(new Uint8Array(10))): string {
   const bytes = Buffer.alloc(16);
   bytes.writeUIntBE(nowMs, 0, 6);
-  random.copy(bytes, 6, 0, 10);
+  bytes.set(random.subarray(0, 10), 6);
   bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
   bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
   const hex = bytes.toString("hex");

@@ -44,16 +44,16 @@ try {
       platform: "node",
       target: "node20",
       define: { "import.meta.url": "__llmxModuleUrl" },
-      banner: 'var __llmxModuleUrl = require("node:url").pathToFileURL(__filename).href;',
       logLevel: "warning",
     });
+    const moduleUrl = code.includes("__llmxModuleUrl") ? 'var __llmxModuleUrl = require("node:url").pathToFileURL(__filename).href;\n' : "";
     // The chunks name each other `./x.mjs`; their CommonJS files are `./x.cjs`. A chunk imported on first use is
     // required then, still lazily and without the ESM loader; other `import()`s (a provider module the config
     // names) stay real imports.
     const linked = code
       .replace(/require\("(\.\/[^"]+)\.mjs"\)/g, 'require("$1.cjs")')
       .replace(/\bimport\("(\.\/[^"]+)\.mjs"\)/g, 'Promise.resolve().then(() => require("$1.cjs"))');
-    writeFileSync(path.join(OUT, toCjs(file)), linked);
+    writeFileSync(path.join(OUT, toCjs(file)), moduleUrl + linked);
   }
   writeFileSync(path.join(OUT, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 } finally {
