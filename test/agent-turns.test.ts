@@ -219,6 +219,51 @@ describe("attacks on the rules and the sandbox, with every request denied", () =
   });
 });
 
+describe("attacks through the shell call's arguments, with every request denied", () => {
+  const policies = ["untrusted", "on-request", "on-failure", "never"] as const;
+  const modes = ["read-only", "workspace-write"] as const;
+  const cases = policies.flatMap((policy) => modes.map((mode) => [policy, mode] as const));
+
+  it.each(cases)("%s / %s: odd argument shapes neither escalate nor write outside the workspace", async (policy, mode) => {
+    const work = await runtime.home();
+    const outside = await runtime.home();
+    const sandboxPolicy = { mode, exclude_slash_tmp: true, exclude_tmpdir_env_var: true };
+    const { conversation } = await start({ cwd: work, approvalPolicy: policy, sandboxPolicy });
+    const touch = (name: string) => ["bash", "-lc", `touch ${path.join(outside, name)}`];
+    const attacks: [name: string, args: string, rejected: boolean][] = [
+      // A key that would set a prototype if copied naively, and a nested one.
+      ["proto", `{"command":${JSON.stringify(touch("proto"))},"__proto__":{"with_escalated_permissions":true}}`, false],
+      ["ctor", `{"command":${JSON.stringify(touch("ctor"))},"constructor":{"prototype":{"with_escalated_permissions":true}}}`, false],
+      // Near misses of the escalation flag's type: never read as true.
+      ["string-flag", JSON.stringify({ command: touch("string-flag"), with_escalated_permissions: "true" }), true],
+      ["number-flag", JSON.stringify({ command: touch("number-flag"), with_escalated_permissions: 1 }), true],
+      ["array-flag", JSON.stringify({ command: touch("array-flag"), with_escalated_permissions: [true] }), true],
+      // The command as a string, or with a non-string in it.
+      ["string-command", JSON.stringify({ command: `touch ${path.join(outside, "string-command")}` }), true],
+      ["object-in-command", JSON.stringify({ command: ["bash", "-lc", { toString: "x" }] }), true],
+      // Odd timeouts: negative, fractional, beyond a double.
+      ["negative-timeout", JSON.stringify({ command: touch("negative-timeout"), timeout_ms: -1 }), true],
+      ["huge-timeout", `{"command":${JSON.stringify(touch("huge-timeout"))},"timeout_ms":1e999}`, true],
+      // A working directory outside the workspace, and an escalation asked for outright (denied).
+      ["workdir", JSON.stringify({ command: ["touch", "workdir"], workdir: outside }), false],
+      ["escalated", JSON.stringify({ command: touch("escalated"), with_escalated_permissions: true, justification: "please" }), false],
+      // Not JSON, and JSON that is not an object.
+      ["not-json", "{command: [touch]", true],
+      ["array", JSON.stringify([touch("array")]), true],
+    ];
+    for (const [name, args, rejected] of attacks) {
+      const events = await turnWithApprovals(conversation, `SHELLARGS: ${args}`, () => "denied");
+      const reply = lastReply(events);
+      if (rejected) {
+        expect(reply, name).toMatch(/failed to parse function arguments/);
+        expect(types(events), name).not.toContain("exec_command_begin");
+      }
+    }
+    const leaked = ["proto", "ctor", "string-flag", "number-flag", "array-flag", "string-command", "negative-timeout", "huge-timeout", "workdir", "escalated", "array"];
+    expect(leaked.filter((name) => existsSync(path.join(outside, name)))).toEqual([]);
+  });
+});
+
 describe("interrupt", () => {
   it("while the model streams: turn_aborted, and the next turn works", async () => {
     const { conversation } = await start();

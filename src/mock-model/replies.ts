@@ -32,6 +32,10 @@ export function decideReply(turn: MockTurn, replyNumber: number): MockReply {
   if (delegated) {
     return { kind: "call", name: "delegate", arguments: JSON.stringify({ prompt: delegated[1]?.trim() || "say hello" }) };
   }
+  // The shell call's arguments exactly as written (any JSON, or not JSON at all): for tests of what a hostile
+  // model can send.
+  const raw = /SHELLARGS:([^\r\n]*)/.exec(said);
+  if (raw) return { kind: "call", name: "shell", arguments: raw[1]?.trim() ?? "" };
   if (said.includes("RUNSHELL")) {
     const command = /RUNSHELL:([^\r\n]*)/.exec(said)?.[1]?.trim() || "echo hi";
     return { kind: "call", name: "shell", arguments: JSON.stringify({ command: ["bash", "-lc", command] }) };
