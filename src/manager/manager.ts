@@ -767,26 +767,24 @@ export class ConversationManager {
   }
 }
 
+/** The error and its causes, outermost first. */
+function* causes(error: Error): Generator<Error> {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) yield current;
+}
+
 function configErrorIn(error: Error): InvalidConfigError | undefined {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof InvalidConfigError) return current;
-  }
-  return undefined;
+  return [...causes(error)].find((cause): cause is InvalidConfigError => cause instanceof InvalidConfigError);
 }
 
 /** Failures a restart would only repeat: the rollout itself, the configuration, another writer, a bad session. */
 function isPermanentFailure(error: Error): boolean {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (
-      current instanceof RolloutError ||
-      current instanceof InvalidConfigError ||
-      current instanceof ConversationInUseError ||
-      current instanceof SessionConfiguredNotFirstEventError
-    ) {
-      return true;
-    }
-  }
-  return false;
+  return [...causes(error)].some(
+    (cause) =>
+      cause instanceof RolloutError ||
+      cause instanceof InvalidConfigError ||
+      cause instanceof ConversationInUseError ||
+      cause instanceof SessionConfiguredNotFirstEventError,
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
 // request. Tests can still inject a fetch (HttpClientOptions.fetch): a WHATWG Response fits HttpResponse.
 import http from "node:http";
 import type https from "node:https";
-import { createRequire } from "node:module";
+import { requireBuiltin } from "../util/builtin.js";
 import type { ByteStream } from "./sse.js";
 
 export type HttpResponse = {
@@ -26,7 +26,6 @@ export type HttpFetch = (url: string, init: HttpRequestInit) => Promise<HttpResp
 let agents: { http: http.Agent; https?: https.Agent } | undefined;
 
 /** node:https (and with it TLS) loads only when a thread first talks to an https endpoint. */
-const requireBuiltin = createRequire(import.meta.url);
 let httpsModule: typeof https | undefined;
 
 /**
@@ -42,7 +41,7 @@ export const nodeFetch: HttpFetch = (url, init) =>
     if (!secure && target.protocol !== "http:") return reject(new TypeError(`unsupported protocol ${target.protocol} in ${url}`));
     agents ??= { http: new http.Agent({ keepAlive: true }) };
     if (secure) {
-      httpsModule ??= requireBuiltin("node:https") as typeof https;
+      httpsModule ??= requireBuiltin<typeof https>("node:https");
       agents.https ??= new httpsModule.Agent({ keepAlive: true });
     }
     const body = Buffer.from(init.body, "utf8");

@@ -21,11 +21,9 @@
 // spawn service replaced it where it can run. The reaper never keeps its host alive: its handles are unref'd.
 import type * as ChildProcesses from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
 import { readFileSync, readdirSync } from "node:fs";
 import type { Writable } from "node:stream";
-
-const requireBuiltin = createRequire(import.meta.url);
+import { requireBuiltin } from "../util/builtin.js";
 
 /** Reads `+pgid` / `-pgid` lines until end of file, then SIGKILLs the groups still recorded. */
 const REAPER_SCRIPT = `
@@ -161,7 +159,7 @@ export class ProcessReaper {
     try {
       // Its own session: a terminal's Ctrl-C or a kill of the host's process group does not reach it.
       // child_process is loaded here, for the fallback only: a session's start does not need it.
-      const { spawn } = requireBuiltin("node:child_process") as typeof ChildProcesses;
+      const { spawn } = requireBuiltin<typeof ChildProcesses>("node:child_process");
       child = spawn(this.shell, ["-c", REAPER_SCRIPT], { detached: true, stdio: ["pipe", "ignore", "ignore"], cwd: "/" });
     } catch {
       this.unavailable = true;
