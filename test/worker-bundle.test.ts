@@ -56,4 +56,11 @@ describe("the worker bundle", () => {
     const all = closure(["conversation.worker.cjs"], () => true);
     expect(lazy.every((chunk) => all.has(chunk))).toBe(true);
   });
+
+  test("no file runs import() itself: the loader's __llmxImport does (code from another thread's cache cannot)", () => {
+    const files = readdirSync(BUNDLE).filter((file) => file.endsWith(".cjs"));
+    const direct = files.filter((file) => /\bimport\(/.test(readFileSync(path.join(BUNDLE, file), "utf8")));
+    expect(direct).toEqual([]);
+    expect(files.some((file) => readFileSync(path.join(BUNDLE, file), "utf8").includes("__llmxImport("))).toBe(true);
+  });
 });

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Worker as NodeWorker, type MessagePort, type ResourceLimits, type TransferListItem, type Worker } from "node:worker_threads";
+import { Worker as NodeWorker, getEnvironmentData, setEnvironmentData, type MessagePort, type ResourceLimits, type TransferListItem, type Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { shareSpawnServiceWithNewThreads } from "../tools/spawner/client.js";
 import type { ConversationTask } from "../session/worker-task.js";
@@ -64,6 +64,17 @@ function packingBalancer(maximumUsage: number): LoadBalancer {
  */
 export const DEFAULT_RESOURCE_LIMITS: Readonly<ResourceLimits> = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 2 };
 
+/** The key under which workers/code-cache.cts looks for its store. */
+export const CODE_CACHE_KEY = "llmx:worker-code-cache";
+/** Room for a few generations of the whole bundle's keys and caches (~1 MiB each); pages never written cost nothing. */
+const CODE_CACHE_BYTES = 8 * 1024 * 1024;
+
+/** Makes threads created from now on share one store of V8 code caches for the worker code (one per process). */
+export function shareCodeCacheWithNewThreads(): void {
+  if (getEnvironmentData(CODE_CACHE_KEY) instanceof SharedArrayBuffer) return;
+  setEnvironmentData(CODE_CACHE_KEY, new SharedArrayBuffer(CODE_CACHE_BYTES));
+}
+
 export class WorkerThreads implements WorkerRuntime {
   private readonly pool: Piscina;
   private readonly facts = new Map<number, ThreadFacts>();
@@ -85,6 +96,8 @@ export class WorkerThreads implements WorkerRuntime {
     this.spareTarget = this.abortable ? minThreads : 0;
     // Every thread of this host then forks its commands through one spawn service.
     shareSpawnServiceWithNewThreads();
+    // ... and compile the worker code from the caches the first of them make (workers/code-cache.cts).
+    shareCodeCacheWithNewThreads();
     this.pool = new Piscina({
       filename: options.workerFilename ?? defaultWorkerFilename(),
       minThreads,

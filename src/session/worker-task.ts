@@ -34,11 +34,18 @@ export type ConversationTask = {
   eventWindow?: number;
 };
 
+/** What the thread's entry wants to hear of the conversation (workers/conversation.worker.cts). */
+export type WorkerHooks = {
+  /** A turn ended (its task_complete was delivered): the thread has now run a turn's code. */
+  turnCompleted?(): void;
+};
+
 export type ConversationTaskResult = { conversationId: string; ended: SessionEnd };
 
 export async function runConversationTask(
   task: ConversationTask,
   deps: SessionDeps = defaultSessionDeps,
+  hooks: WorkerHooks = {},
 ): Promise<ConversationTaskResult> {
   const submissions = new AsyncQueue<Submission>();
   const children = createChildRegistry(deps);
@@ -90,6 +97,7 @@ export async function runConversationTask(
         submissions,
         deliver: (event) => {
           outbox.deliver(event);
+          if (event.msg.type === "task_complete") hooks.turnCompleted?.();
           // A copy for the supervisor's read-only watchers; the client's own stream paces the session.
           if (watched && supervisor !== client) supervisor.send({ type: "llmx/watched-event", event });
         },

@@ -48,11 +48,13 @@ try {
     });
     const moduleUrl = code.includes("__llmxModuleUrl") ? 'var __llmxModuleUrl = require("node:url").pathToFileURL(__filename).href;\n' : "";
     // The chunks name each other `./x.mjs`; their CommonJS files are `./x.cjs`. A chunk imported on first use is
-    // required then, still lazily and without the ESM loader; other `import()`s (a provider module the config
-    // names) stay real imports.
+    // required then, still lazily and without the ESM loader. Other `import()`s (a provider module the config
+    // names) go through `__llmxImport`, which the loader hands each file (workers/code-cache.cts): code compiled
+    // from another thread's V8 code cache cannot run `import()` itself.
     const linked = code
       .replace(/require\("(\.\/[^"]+)\.mjs"\)/g, 'require("$1.cjs")')
-      .replace(/\bimport\("(\.\/[^"]+)\.mjs"\)/g, 'Promise.resolve().then(() => require("$1.cjs"))');
+      .replace(/\bimport\("(\.\/[^"]+)\.mjs"\)/g, 'Promise.resolve().then(() => require("$1.cjs"))')
+      .replace(/\bimport\(/g, "__llmxImport(");
     writeFileSync(path.join(OUT, toCjs(file)), moduleUrl + linked);
   }
   writeFileSync(path.join(OUT, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
