@@ -40,8 +40,9 @@ class CodeCacheStore {
     this.bytes = new Uint8Array(buffer);
   }
 
-  /** The store this thread was started with, if its creator shared one. */
+  /** The store this thread was started with, if its creator shared one (LLMX_CODE_CACHE=0: none, for comparisons). */
   static ofThisThread(): CodeCacheStore | undefined {
+    if (process.env.LLMX_CODE_CACHE === "0") return undefined;
     const buffer = workerThreads.getEnvironmentData(STORE_KEY);
     return buffer instanceof SharedArrayBuffer && buffer.byteLength > RECORDS ? new CodeCacheStore(buffer) : undefined;
   }

@@ -106,6 +106,10 @@ export async function runConversationTask(
         room: (signal) => outbox.room(signal),
         configured: () => {
           if (supervisor !== client) supervisor.send({ type: "llmx/configured" });
+          // session_configured leaves now: frames otherwise go at the end of this loop turn, after the turn's
+          // code that the session loads next (preloadTurnCode), which would hold a cold start back by that load.
+          client.flush();
+          supervisor.flush();
         },
         supervisor: children.link,
       },
