@@ -63,4 +63,11 @@ describe("the worker bundle", () => {
     expect(direct).toEqual([]);
     expect(files.some((file) => readFileSync(path.join(BUNDLE, file), "utf8").includes("__llmxImport("))).toBe(true);
   });
+
+  test("a regular turn's chunks load no built-in it does not use at once (child_process, fs/promises, crypto, perf_hooks)", () => {
+    const turn = closure(["conversation.worker.cjs"], (chunk) => !isZodAllowed(chunk));
+    const costly = /\brequire\("node:(child_process|fs\/promises|crypto|perf_hooks)"\)|\bperformance\.now\(/g;
+    const found = [...turn].flatMap((chunk) => [...readFileSync(path.join(BUNDLE, chunk), "utf8").matchAll(costly)].map((m) => `${chunk}: ${m[0]}`));
+    expect(found).toEqual([]);
+  });
 });

@@ -5,11 +5,12 @@
 // The lock file appears atomically with its whole content (written to a temporary file, then hard-linked into
 // place, which fails if a lock exists). Removing someone else's stale lock happens only under a second lock,
 // `<rollout>.lock.takeover`, so two processes taking over at once cannot both end up holding the file.
+import type * as FsPromises from "node:fs/promises";
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { threadId } from "node:worker_threads";
 import { ConversationInUseError, RolloutError } from "../errors.js";
+import { requireBuiltin } from "../util/builtin.js";
 import { readRegularFile } from "./guard.js";
 
 const LOCK_SUFFIX = ".lock";
@@ -250,7 +251,7 @@ async function removeStale(lockPath: string, seen: string, text: string, convers
 
 async function removeIfUnchanged(path: string, text: string): Promise<void> {
   if ((await readText(path)) !== text) return;
-  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+  await requireBuiltin<typeof FsPromises>("node:fs/promises").unlink(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== "ENOENT") throw error;
   });
 }

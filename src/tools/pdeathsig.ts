@@ -4,9 +4,10 @@
 // before. The spawn service applies it to the commands it forks (so they die with the service); a direct spawn
 // applies it in the thread. The flag is not inherited by the command's own children: the service, or the reaper
 // (process-groups.ts), covers those.
+import type * as ChildProcesses from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { requireBuiltin } from "../util/builtin.js";
 
 const SETPRIV_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
@@ -30,6 +31,7 @@ function findSetpriv(): string | null {
     const candidate = path.join(dir, "setpriv");
     if (!isExecutableFile(candidate)) continue;
     // Old util-linux (before 2.33) has no --pdeathsig: try it once rather than fail every command.
+    const { spawnSync } = requireBuiltin<typeof ChildProcesses>("node:child_process");
     const probe = spawnSync(candidate, ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", ":"], { stdio: "ignore", timeout: 5_000 });
     return probe.status === 0 ? candidate : null;
   }

@@ -7,8 +7,9 @@
 // under /proc or /dev. A known-safe command must then run with `safeCommandEnvironment` over its environment
 // (a fixed PATH; for git, repository config programs switched off), and git only in a repository whose own
 // config holds nothing that could name a program (`gitRepositoryAllowsSafeRun`); `decideCommand` does both.
-import { execFile } from "node:child_process";
+import type * as ChildProcesses from "node:child_process";
 import path from "node:path";
+import { requireBuiltin } from "../util/builtin.js";
 import type { AskForApproval, SandboxPolicy } from "../protocol/index.js";
 import { shellInvocation, splitPlainScript } from "./shell-words.js";
 
@@ -242,7 +243,7 @@ export async function gitRepositoryAllowsSafeRun(cwd: string, env: NodeJS.Proces
 
 function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
-    execFile("git", args, { cwd, env, signal, timeout: GIT_CHECK_TIMEOUT_MS, maxBuffer: 1024 * 1024, encoding: "utf8" }, (error, stdout) => {
+    requireBuiltin<typeof ChildProcesses>("node:child_process").execFile("git", args, { cwd, env, signal, timeout: GIT_CHECK_TIMEOUT_MS, maxBuffer: 1024 * 1024, encoding: "utf8" }, (error, stdout) => {
       if (error === null) resolve({ code: 0, stdout });
       else resolve({ code: typeof error.code === "number" ? error.code : null, stdout });
     });

@@ -9,6 +9,7 @@ import { arrayOf, boolean, object, optional, shapeError, string } from "../proto
 import { parseToolArguments, withoutNulls, type ToolArgumentError } from "./arguments.js";
 import { CappedOutput } from "./output-buffer.js";
 import { SandboxUnavailableError } from "../errors.js";
+import { monotonicMs } from "../util/clock.js";
 import { executableProblem } from "./pdeathsig.js";
 import { ProcessGroupTracker, killProcessGroup, type ProcessGroupListener } from "./process-groups.js";
 import { needsSandbox, sandboxedArgv, type SandboxOptions } from "./sandbox.js";
@@ -101,7 +102,7 @@ let threadTracker: ProcessGroupTracker | undefined;
 export function runShellCommand(options: ShellRunOptions): Promise<ShellResult> {
   const { command, cwd, signal, env = process.env } = options;
   const processGroups = options.processGroups ?? (threadTracker ??= new ProcessGroupTracker());
-  const startedAt = performance.now();
+  const startedAt = monotonicMs();
   const program = command[0];
   if (program === undefined) return Promise.resolve(notStarted(EXIT_CODE_NOT_FOUND, "command args are empty", startedAt));
   if (signal?.aborted) return Promise.resolve({ ...notStarted(-1, "", startedAt), aborted: true });
@@ -221,7 +222,7 @@ function spawnCommand(
         stdout: stdout.text(),
         stderr: stderr.text(),
         aggregatedOutput: aggregated.text(),
-        durationMs: performance.now() - startedAt,
+        durationMs: monotonicMs() - startedAt,
         timedOut,
         aborted,
       });
@@ -249,7 +250,7 @@ function notStarted(exitCode: number, message: string, startedAt: number): Shell
     stdout: "",
     stderr: message,
     aggregatedOutput: message,
-    durationMs: performance.now() - startedAt,
+    durationMs: monotonicMs() - startedAt,
     timedOut: false,
     aborted: false,
   };

@@ -2,8 +2,10 @@
 // A Clock's timer half has the shape XState expects of its system clock, so one clock drives the machines'
 // delayed transitions and every deadline outside them.
 //
-// Random bytes come from the global `crypto`, which Node loads on its first use: a worker thread that only starts
-// a session never pays for loading a crypto module (~2 ms of its start).
+// Random bytes for ids come from /dev/urandom, read a few KiB at a time, where it can be read: a worker thread
+// then never loads a crypto module for its ids (the global `crypto` costs ~1 ms of a thread's CPU on first use,
+// and a regular turn makes one id). Elsewhere they come from the global `crypto`.
+import { closeSync, openSync, readSync } from "node:fs";
 
 export type TimerId = unknown;
 
@@ -101,6 +103,14 @@ export class ManualClock implements Clock {
   }
 }
 
+/**
+ * Milliseconds from an arbitrary origin, never going back: for durations and deadlines. performance.now() would
+ * load perf_hooks into every worker thread that asks (~0.6 ms of a thread's start).
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export interface IdSource {
   /** A new conversation id: a time-ordered UUID v7, as Codex assigns. */
   conversationId(): string;
@@ -108,21 +118,60 @@ export interface IdSource {
   itemId(): string;
 }
 
+const POOL_BYTES = 4096;
+let pool: Buffer | undefined;
+let poolOffset = POOL_BYTES;
+let urandom = process.platform !== "win32";
+
+/** `n` (≤ 64) cryptographically random bytes. */
+export function randomBytes(n: number): Uint8Array {
+  if (urandom && poolOffset + n > POOL_BYTES) {
+    try {
+      const fd = openSync("/dev/urandom", "r");
+      try {
+        pool ??= Buffer.allocUnsafe(POOL_BYTES);
+        if (readSync(fd, pool, 0, POOL_BYTES, null) !== POOL_BYTES) throw new Error("short read from /dev/urandom");
+        poolOffset = 0;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      urandom = false;
+    }
+  }
+  if (!urandom || pool === undefined) return crypto.getRandomValues(new Uint8Array(n));
+  const bytes = Uint8Array.prototype.slice.call(pool, poolOffset, poolOffset + n);
+  poolOffset += n;
+  return bytes;
+}
+
+/** RFC 9562 UUID v4: version 4, 122 random bits. */
+export function uuidv4(random: Uint8Array = randomBytes(16)): string {
+  const bytes = Buffer.from(random.subarray(0, 16));
+  bytes[6] = 0x40 | ((bytes[6] ?? 0) & 0x0f);
+  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+  return formatUuid(bytes);
+}
+
+function formatUuid(bytes: Buffer): string {
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** RFC 9562 UUID v7: 48-bit unix milliseconds, version 7, 74 random bits. */
-export function uuidv7(nowMs: number, random: Uint8Array = crypto.getRandomValues(new Uint8Array(10))): string {
+export function uuidv7(nowMs: number, random: Uint8Array = randomBytes(10)): string {
   const bytes = Buffer.alloc(16);
   bytes.writeUIntBE(nowMs, 0, 6);
   bytes.set(random.subarray(0, 10), 6);
   bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
   bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return formatUuid(bytes);
 }
 
 export function createIdSource(clock: Clock = systemClock): IdSource {
   return {
     conversationId: () => uuidv7(clock.now().getTime()),
-    itemId: () => crypto.randomUUID(),
+    itemId: () => uuidv4(),
   };
 }
 

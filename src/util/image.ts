@@ -1,8 +1,9 @@
 // Local images as the model receives them: `data:<mime>;base64,…` URLs. Codex resizes large images first; llmx
 // sends the file's bytes as they are and refuses files over a size cap instead.
-import { open } from "node:fs/promises";
+import type * as FsPromises from "node:fs/promises";
 import { InvalidInputFileError } from "../errors.js";
 import type { UserInput } from "../protocol/index.js";
+import { requireBuiltin } from "./builtin.js";
 
 /** The largest image file sent (20 MiB, the per-image limit OpenAI documents for image input). */
 export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
@@ -25,7 +26,7 @@ const SIGNATURES: { mime: string; matches(head: Buffer): boolean }[] = [
 export async function imageDataUrl(file: string, maxBytes = MAX_IMAGE_BYTES): Promise<string> {
   let handle;
   try {
-    handle = await open(file, "r");
+    handle = await requireBuiltin<typeof FsPromises>("node:fs/promises").open(file, "r");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(error)})`;

@@ -1,10 +1,13 @@
 // Reading files that must be regular files: a FIFO in their place would block the read forever, and a device
 // such as /dev/zero would never end. O_NONBLOCK keeps the open itself from waiting on a FIFO.
+import type * as FsPromises from "node:fs/promises";
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { requireBuiltin } from "./builtin.js";
 
 /** Opens `path` for reading; anything but a regular file is refused with `refuse()`'s error. */
 export async function openRegularFile(path: string, refuse: () => Error = () => notRegular(path)): Promise<FileHandle> {
+  const { open } = requireBuiltin<typeof FsPromises>("node:fs/promises");
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) throw refuse();

@@ -10,7 +10,8 @@
 // When the service cannot start (no compiled entry, no room for its socket), commands are spawned directly, as
 // before the service existed, with one warning per host. LLMX_SPAWN_SERVICE=0 in the host's environment asks
 // for that from the start (benchmarks compare both).
-import { spawn, type ChildProcess } from "node:child_process";
+import type * as ChildProcesses from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -18,6 +19,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { getEnvironmentData, setEnvironmentData } from "node:worker_threads";
+import { monotonicMs } from "../../util/clock.js";
+import { requireBuiltin } from "../../util/builtin.js";
 import { withParentDeathSignal } from "../pdeathsig.js";
 import { FrameReader, encodeFrame } from "./frames.js";
 import type { HelloRequest, ServiceReply, ServiceRequest } from "./protocol.js";
@@ -90,6 +93,7 @@ function startService(): Promise<string> {
     let child: ChildProcess;
     try {
       // Its own session: a terminal's Ctrl-C reaches the host, whose death the service then notices.
+      const { spawn } = requireBuiltin<typeof ChildProcesses>("node:child_process");
       child = spawn(process.execPath, [entry, String(process.pid)], { detached: true, stdio: ["ignore", "pipe", "inherit"], env, cwd: "/" });
     } catch (error) {
       reject(new ServiceUnavailable((error as Error).message));
@@ -138,7 +142,7 @@ async function serviceAddress(): Promise<ServiceAddress> {
 
 /** The service's published line (secret and socket path), starting the service when none is. */
 async function servicePath(): Promise<string> {
-  const deadline = performance.now() + 2 * START_TIMEOUT_MS;
+  const deadline = monotonicMs() + 2 * START_TIMEOUT_MS;
   for (;;) {
     const state = Atomics.load(shared, 0);
     if (state === STATE_READY) return readPath() as string;
@@ -159,7 +163,7 @@ async function servicePath(): Promise<string> {
         throw error;
       }
     }
-    if (performance.now() > deadline) {
+    if (monotonicMs() > deadline) {
       // The thread that claimed the start died meanwhile: take it over.
       Atomics.compareExchange(shared, 0, STATE_STARTING, STATE_NONE);
     }
@@ -434,6 +438,7 @@ export class ServiceCommand extends EventEmitter {
     const [file = program, ...args] = options.dieWithParent === true ? withParentDeathSignal(command, options.cwd, options.env) : command;
     let child: ChildProcess;
     try {
+      const { spawn } = requireBuiltin<typeof ChildProcesses>("node:child_process");
       child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
       // Reported as child_process reports a failed spawn: as an event, after the caller attached its listeners.
