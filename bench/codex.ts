@@ -7,6 +7,7 @@
 import "./lib/launch.js";
 import { cpus } from "node:os";
 import { runLlmxAppServer } from "./lib/app-server-case.js";
+import { bareThreadRss } from "./lib/bare-threads.js";
 import { CODEX_VERSION, codexBinary, runCodexCase } from "./lib/codex-app-server.js";
 import { startModelServerProcess } from "./lib/model-server.js";
 import { benchArgs, num, printMachine, printTable, summarize } from "./lib/stats.js";
@@ -27,6 +28,7 @@ try {
 const server = await startModelServerProcess();
 const rows: string[][] = [];
 const ratios: string[][] = [];
+const floors: string[][] = [];
 const medianOf = (results: TurnResult[], pick: (r: TurnResult) => number) => summarize(results.map(pick)).median;
 try {
   for (const n of sizes) {
@@ -40,6 +42,9 @@ try {
       results.appServer.push(await runLlmxAppServer(n, server.url));
       results.codex.push(await runCodexCase(n, server.url, binary));
     }
+    // The floor of one thread per conversation: n bare threads alive, against Codex's peak.
+    const floor = (n * (await bareThreadRss(n))) / 2 ** 20;
+    floors.push([String(n), `${num(floor)} MiB`, `${num(floor / (medianOf(results.codex, (r) => r.peakRss) / 2 ** 20))}x`]);
     for (const list of Object.values(results)) for (const [i, r] of list.entries()) rows.push(turnRow(r, `${r.system} #${i + 1}`));
     const codex = results.codex;
     for (const llmx of [results.llmx, results.dense, results.appServer]) {
@@ -67,4 +72,9 @@ printTable(
   "llmx / Codex ratios (medians of runs; < 1 is better for llmx)",
   ["N", "llmx mode", "wall", "turns phase", "turn p50", "turn p99", "CPU s", "peak RSS", "peak tree RSS", "llmx speed-up (wall)"],
   ratios,
+);
+printTable(
+  "the floor of one thread per conversation: N bare worker threads alive (default heap limits), RSS over the process's before",
+  ["N", "RSS of N bare threads", "/ Codex peak RSS"],
+  floors,
 );

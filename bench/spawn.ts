@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import { ConversationManager, createConfig, type Conversation } from "../src/index.js";
+import { bareThreadRss } from "./lib/bare-threads.js";
 import { tempDir } from "./lib/home.js";
 import { startModelServerProcess } from "./lib/model-server.js";
 import { mockTurnConfig } from "./lib/turn-result.js";
@@ -164,8 +165,9 @@ async function startCostTable(): Promise<void> {
     for (let run = 0; run < runs; run++) {
       const { bare, cold } = await startCost(samples);
       const rss = await idleRss(idle);
+      const bareRss = await bareThreadRss(idle, resourceLimits);
       const { cpu, ok } = await cpuPerConversation(turns, server.url);
-      rows.push([String(run + 1), ms(bare), ms(cold), `${num(cold / bare)}x`, mib(rss), `${num(cpu)} s (${ok}/${turns} ok)`]);
+      rows.push([String(run + 1), ms(bare), ms(cold), `${num(cold / bare)}x`, mib(bareRss), mib(rss), `${num(cpu)} s (${ok}/${turns} ok)`]);
     }
   } finally {
     server.close();
@@ -173,7 +175,7 @@ async function startCostTable(): Promise<void> {
   printTable(
     `start cost, one conversation per thread (median of ${samples} cold starts; RSS over ${idle} idle; CPU over ${turns} spawn+turn)` +
       (resourceLimits ? `, resourceLimits ${JSON.stringify(resourceLimits)}` : ""),
-    ["run", "bare worker", "cold conversation", "ratio", "RSS / idle conversation", "CPU / conversation"],
+    ["run", "bare worker", "cold conversation", "ratio", "RSS / bare worker", "RSS / idle conversation", "CPU / conversation"],
     rows,
   );
 }
