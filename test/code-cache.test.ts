@@ -136,6 +136,20 @@ describe("the code cache store", () => {
     expect(store.find(key("a\0sourc"))).toBeUndefined();
   });
 
+  test("a record whose writer died before it was ready is stepped over", () => {
+    const buffer = new SharedArrayBuffer(4096);
+    const store = new codeCache.CodeCacheStore(buffer);
+    expect(store.publish(key("a"), Buffer.from([1]))).toBe(true);
+    // What a thread terminated in the middle of publish() leaves: a reserved record, its size stored, never READY.
+    const words = new Int32Array(buffer);
+    const at = words[0] as number;
+    words[0] = at + 64;
+    words[(at >> 2) + 1] = 64;
+    expect(store.publish(key("b"), Buffer.from([2]))).toBe(true);
+    expect([...(store.find(key("a")) ?? [])]).toEqual([1]);
+    expect([...(store.find(key("b")) ?? [])]).toEqual([2]);
+  });
+
   test("refuses what does not fit, and keeps what is there", () => {
     const store = new codeCache.CodeCacheStore(new SharedArrayBuffer(64));
     expect(store.publish(key("k"), new Uint8Array(100))).toBe(false);

@@ -14,9 +14,10 @@
 //
 // Layout (Int32 words): [0] the byte offset where the next record goes (0: none yet), [1] set once a thread has
 // published its caches after a turn; records from RECORDS on, each [state, record bytes, key bytes, data bytes],
-// then the key and the data, both padded to 4 bytes. A writer reserves its record by moving [0] on, writes it,
-// and then sets its state to READY; a reader takes the newest READY record whose key matches. Records are never
-// overwritten: when the store is full nothing more is published.
+// then the key and the data, both padded to 4 bytes. A writer reserves its record by moving [0] on, stores its
+// size, writes it, and then sets its state to READY; a reader takes the newest READY record whose key matches and
+// steps over the others (a record whose writer died stays unready). Records are never overwritten: when the
+// store is full nothing more is published.
 import fs = require("node:fs");
 import path = require("node:path");
 import vm = require("node:vm");
@@ -54,7 +55,7 @@ class CodeCacheStore {
     for (let at = RECORDS; at + RECORD_HEADER <= end; ) {
       const word = at >> 2;
       const size = Atomics.load(this.words, word + 1);
-      if (size <= 0) break; // reserved, not yet written: what follows is newer than what this read can use
+      if (size <= 0) break; // just reserved: what follows is newer than what this read can use
       if (Atomics.load(this.words, word) === READY && this.words[word + 2] === wanted.length) {
         const keyAt = at + RECORD_HEADER;
         if (Buffer.compare(wanted, this.bytes.subarray(keyAt, keyAt + wanted.length)) === 0) {
@@ -77,11 +78,13 @@ class CodeCacheStore {
       if (Atomics.compareExchange(this.words, 0, raw, at + size) === raw) break;
     }
     const word = at >> 2;
+    // The size first: a reader can step over this record while it is written, or for good if this thread dies
+    // before it is READY.
+    Atomics.store(this.words, word + 1, size);
     this.words[word + 2] = keyBytes.length;
     this.words[word + 3] = data.length;
     this.bytes.set(keyBytes, at + RECORD_HEADER);
     this.bytes.set(data, at + RECORD_HEADER + align(keyBytes.length));
-    Atomics.store(this.words, word + 1, size);
     Atomics.store(this.words, word, READY);
     return true;
   }
