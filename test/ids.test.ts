@@ -40,4 +40,11 @@ describe("ids", () => {
     expect(uuidv4(new Uint8Array(16).fill(0xff))).toBe("ffffffff-ffff-4fff-bfff-ffffffffffff");
     expect(uuidv4(new Uint8Array(16))).toBe("00000000-0000-4000-8000-000000000000");
   });
+
+  test("asks for at most 64 bytes at a time", () => {
+    expect(randomBytes(64)).toHaveLength(64);
+    expect(randomBytes(0)).toHaveLength(0);
+    expect(() => randomBytes(65)).toThrow(RangeError);
+    expect(() => randomBytes(-1)).toThrow(RangeError);
+  });
 });

@@ -65,7 +65,7 @@ function packingBalancer(maximumUsage: number): LoadBalancer {
 export const DEFAULT_RESOURCE_LIMITS: Readonly<ResourceLimits> = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 2 };
 
 /** The key under which workers/code-cache.cts looks for its store. */
-export const CODE_CACHE_KEY = "llmx:worker-code-cache";
+export const CODE_CACHE_KEY = "llmx:worker-code-cache:1";
 /** Room for a few generations of the whole bundle's keys and caches (~1 MiB each); pages never written cost nothing. */
 const CODE_CACHE_BYTES = 8 * 1024 * 1024;
 

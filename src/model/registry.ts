@@ -2,6 +2,7 @@
 import { pathToFileURL } from "node:url";
 import path from "node:path";
 import type { ConversationConfig } from "../config.js";
+import { importModule } from "../util/import-module.js";
 import { InvalidConfigError } from "../errors.js";
 import { knownContextWindow } from "./context-window.js";
 import { createOfflineModel, type OfflineModelOptions } from "./offline.js";
@@ -15,7 +16,7 @@ export async function createModelClient(config: ConversationConfig): Promise<Mod
     const specifier = config.modelProviderModule.startsWith("file:")
       ? config.modelProviderModule
       : pathToFileURL(path.resolve(config.modelProviderModule)).href;
-    const loaded = (await import(specifier)) as Partial<ProviderModule>;
+    const loaded = (await importModule(specifier)) as Partial<ProviderModule>;
     if (typeof loaded.createModelClient !== "function") {
       throw new InvalidConfigError(`model provider module ${specifier} does not export createModelClient()`);
     }

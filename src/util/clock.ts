@@ -5,7 +5,7 @@
 // Random bytes for ids come from /dev/urandom, read a few KiB at a time, where it can be read: a worker thread
 // then never loads a crypto module for its ids (the global `crypto` costs ~1 ms of a thread's CPU on first use,
 // and a regular turn makes one id). Elsewhere they come from the global `crypto`.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
 export type TimerId = unknown;
 
@@ -123,12 +123,15 @@ let pool: Buffer | undefined;
 let poolOffset = POOL_BYTES;
 let urandom = process.platform !== "win32";
 
-/** `n` (≤ 64) cryptographically random bytes. */
+/** `n` (at most 64) cryptographically random bytes. */
 export function randomBytes(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new RangeError(`randomBytes takes 0 to 64 bytes, not ${n}`);
   if (urandom && poolOffset + n > POOL_BYTES) {
     try {
       const fd = openSync("/dev/urandom", "r");
       try {
+        // A regular file or /dev/zero in its place (an odd chroot) would make every id the same.
+        if (!fstatSync(fd).isCharacterDevice()) throw new Error("/dev/urandom is not a character device");
         pool ??= Buffer.allocUnsafe(POOL_BYTES);
         if (readSync(fd, pool, 0, POOL_BYTES, null) !== POOL_BYTES) throw new Error("short read from /dev/urandom");
         poolOffset = 0;

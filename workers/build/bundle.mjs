@@ -12,6 +12,21 @@ import path from "node:path";
 import { build, transform } from "esbuild";
 
 const OUT = "dist/workers/bundle";
+
+/**
+ * `import()` in the bundle goes through `__llmxImport`, which the loader hands each file (workers/code-cache.cts):
+ * code compiled from another thread's V8 code cache cannot run `import()` itself. The sources import modules at
+ * run time in one place, src/util/import-module.ts, whose bundled version calls it.
+ */
+const loaderImport = {
+  name: "llmx-loader-import",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]util[\\/]import-module\.ts$/ }, () => ({
+      contents: "export function importModule(url) { return __llmxImport(url); }\n",
+      loader: "js",
+    }));
+  },
+};
 const esm = mkdtempSync(path.join(tmpdir(), "llmx-bundle-"));
 const toCjs = (file) => file.replace(/\.mjs$/, ".cjs");
 
@@ -30,6 +45,7 @@ try {
     define: { "process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED": '"true"' },
     metafile: true,
     logLevel: "warning",
+    plugins: [loaderImport],
   });
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
@@ -48,13 +64,10 @@ try {
     });
     const moduleUrl = code.includes("__llmxModuleUrl") ? 'var __llmxModuleUrl = require("node:url").pathToFileURL(__filename).href;\n' : "";
     // The chunks name each other `./x.mjs`; their CommonJS files are `./x.cjs`. A chunk imported on first use is
-    // required then, still lazily and without the ESM loader. Other `import()`s (a provider module the config
-    // names) go through `__llmxImport`, which the loader hands each file (workers/code-cache.cts): code compiled
-    // from another thread's V8 code cache cannot run `import()` itself.
+    // required then, still lazily and without the ESM loader.
     const linked = code
       .replace(/require\("(\.\/[^"]+)\.mjs"\)/g, 'require("$1.cjs")')
-      .replace(/\bimport\("(\.\/[^"]+)\.mjs"\)/g, 'Promise.resolve().then(() => require("$1.cjs"))')
-      .replace(/\bimport\(/g, "__llmxImport(");
+      .replace(/\bimport\("(\.\/[^"]+)\.mjs"\)/g, 'Promise.resolve().then(() => require("$1.cjs"))');
     writeFileSync(path.join(OUT, toCjs(file)), moduleUrl + linked);
   }
   writeFileSync(path.join(OUT, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
