@@ -107,6 +107,8 @@ export class WorkerThreads implements WorkerRuntime {
       idleTimeout: options.idleTimeoutMs ?? 30_000,
       // With atomics a worker waiting for its next task blocks its event loop; ours serve ports instead.
       atomics: "disabled",
+      // piscina's run and wait time histograms: llmx does not read them.
+      recordTiming: false,
       ...(workerExecArgv() === undefined ? {} : { execArgv: workerExecArgv() }),
       ...resourceLimitsFor(options),
     });
