@@ -326,6 +326,32 @@ describe("provider failures", () => {
   });
 });
 
+describe("connections to the model", () => {
+  it("one conversation's requests, turn after turn and on both wire APIs, share one kept-alive connection", async () => {
+    for (const wireApi of ["responses", "chat"] as const) {
+      const { conversation } = await start({ wireApi, approvalPolicy: "never" });
+      const before = mock.server.requests.length;
+      expect(lastReply(await turnWithApprovals(conversation, "RUNSHELL: echo one", () => "denied"))).toBe("Tool said: one");
+      expect(lastReply(await turnWithApprovals(conversation, "hello"))).toMatch(/Hello from mock/);
+      const ports = mock.server.requests.slice(before).map((request) => request.remotePort);
+      expect(ports).toHaveLength(3);
+      expect(new Set(ports).size).toBe(1);
+      await conversation.shutdown();
+    }
+  });
+
+  it("a stream that fails is not reused: the retry opens a new connection", async () => {
+    const { conversation } = await start();
+    const before = mock.server.requests.length;
+    mock.server.failNext({ dropAfterEvents: 3 });
+    const events = await turnWithApprovals(conversation, "hello", () => "denied");
+    expect(types(events)).toContain("stream_error");
+    const ports = mock.server.requests.slice(before).map((request) => request.remotePort);
+    expect(ports).toHaveLength(2);
+    expect(ports[0]).not.toBe(ports[1]);
+  });
+});
+
 describe("Chat Completions", () => {
   it("runs a streamed tool call and answers with its output", async () => {
     const { conversation } = await start({ wireApi: "chat", approvalPolicy: "never" });

@@ -230,7 +230,7 @@ describe("the rest of the surface", () => {
     expect(await response.json()).toMatchObject({ object: "list", data: [{ id: "mock-model", object: "model" }] });
   });
 
-  it("records path, headers and body of every POST", async () => {
+  it("records path, headers, body and the client's port of every POST", async () => {
     await responses(user("one"));
     await post("/chat/completions", "{bad");
     expect(server.requests).toEqual([
@@ -238,8 +238,9 @@ describe("the rest of the surface", () => {
         path: "/v1/responses",
         headers: expect.objectContaining({ authorization: "Bearer sk-test" }),
         body: { model: "mock-model", input: [user("one")], stream: true },
+        remotePort: expect.any(Number),
       },
-      { path: "/v1/chat/completions", headers: expect.any(Object), body: "{bad" },
+      { path: "/v1/chat/completions", headers: expect.any(Object), body: "{bad", remotePort: expect.any(Number) },
     ]);
   });
 

@@ -1,8 +1,11 @@
 // The SSE reader under the model clients: any async iterable of bytes in, messages out, bounded by an idle
 // timeout, and a body left early is released.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { StreamInterruptedError } from "../src/errors.js";
+import { nodeFetch } from "../src/model/node-http.js";
 import { readSse } from "../src/model/sse.js";
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -61,13 +64,57 @@ describe("readSse", () => {
     await expect(messages.next()).rejects.toThrow(/stream disconnected: socket hang up/);
   });
 
-  it("a reader that stops early releases the body", async () => {
-    const endless = new Readable({ read() {} });
-    endless.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    for await (const message of readSse(endless, 1_000)) {
+  it("a reader that stops early leaves the body to be read to its end, not destroyed", async () => {
+    const rest = new Readable({ read() {} });
+    rest.push(Buffer.from("data: one\n\ndata: two\n\n"));
+    for await (const message of readSse(rest, 1_000, 5_000)) {
       expect(message.data).toBe("one");
       break;
     }
-    await expect.poll(() => endless.destroyed).toBe(true);
+    rest.push(Buffer.from("data: three\n\n"));
+    rest.push(null);
+    // Ended, not destroyed first (a destroyed stream never ends).
+    await expect.poll(() => rest.readableEnded).toBe(true);
+  });
+
+  it("a body left early that does not end within the drain time is destroyed", async () => {
+    const endless = new Readable({ read() {} });
+    endless.push(Buffer.from("data: one\n\ndata: two\n\n"));
+    for await (const message of readSse(endless, 1_000, 50)) {
+      expect(message.data).toBe("one");
+      break;
+    }
+    const feed = setInterval(() => endless.push(Buffer.from("data: more\n\n")), 5);
+    try {
+      await expect.poll(() => endless.destroyed).toBe(true);
+    } finally {
+      clearInterval(feed);
+    }
+  });
+
+  it("over node:http, requests one after another share one keep-alive connection when each stream was left at its terminal event", async () => {
+    let connections = 0;
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write("data: done\n\n");
+      setTimeout(() => response.end("data: after\n\n"), 5);
+    });
+    server.on("connection", () => (connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await nodeFetch(`http://127.0.0.1:${port}/v1/responses`, { method: "POST", headers: {}, body: "{}", signal: new AbortController().signal });
+        for await (const message of readSse(response.body as AsyncIterable<Uint8Array>, 1_000)) {
+          expect(message.data).toBe("done");
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      expect(connections).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

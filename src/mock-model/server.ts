@@ -23,6 +23,8 @@ export type RecordedRequest = {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body, or the raw text when it was not JSON. */
   body: unknown;
+  /** The client's port: requests on one kept-alive connection share it. */
+  remotePort: number | undefined;
 };
 
 /** Applies to the next `times` (default 1) model requests, in the order queued. */
@@ -89,7 +91,7 @@ export async function startMockModelServer(options: MockModelServerOptions = {})
 
     const raw = await readBody(req);
     const json = parseJson(raw);
-    requests.push({ path: req.url ?? path, headers: req.headers, body: json.ok ? json.value : raw });
+    requests.push({ path: req.url ?? path, headers: req.headers, body: json.ok ? json.value : raw, remotePort: req.socket.remotePort });
     if (!json.ok) return sendError(res, 400, `request body is not valid JSON: ${json.error}`, "invalid_json");
     const wire = APIS[path];
     if (wire === undefined) return sendError(res, 404, `no route for POST ${path}`, "not_found");

@@ -34,6 +34,7 @@ export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSi
     signal.throwIfAborted();
     const connection = new AbortController();
     let failure: Failure;
+    let completed = false;
     try {
       const connected = await connect(attempt, AbortSignal.any([signal, connection.signal]));
       if ("failure" in connected) {
@@ -42,6 +43,7 @@ export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSi
         // Each connected stream gets a fresh request budget for its own reconnects, as in Codex.
         used.request = 0;
         yield* attempt.decode(readSse(connected.body, info.streamIdleTimeoutMs));
+        completed = true;
         return;
       }
     } catch (error) {
@@ -49,7 +51,9 @@ export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSi
       if (!(error instanceof StreamInterruptedError)) throw error;
       failure = { budget: "stream", message: error.message, cause: error, retryAfterMs: error.retryAfterMs };
     } finally {
-      connection.abort();
+      // A stream that ended as it should keeps its connection for the next request (readSse reads what is left
+      // of its body); any other way out tears it down.
+      if (!completed) connection.abort();
     }
     const { budget } = failure;
     used[budget] += 1;

@@ -11,15 +11,19 @@ import { StreamInterruptedError } from "../errors.js";
 /** A response body's bytes. */
 export type ByteStream = AsyncIterable<Uint8Array>;
 
-export async function* readSse(body: ByteStream, idleTimeoutMs: number): AsyncGenerator<EventSourceMessage> {
+export async function* readSse(body: ByteStream, idleTimeoutMs: number, drainMs = DRAIN_MS): AsyncGenerator<EventSourceMessage> {
   const chunks = readerOf(body);
   const decoder = new TextDecoder();
   const parsed: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (message) => parsed.push(message) });
   let finished = false;
+  let failed = false;
   try {
     for (;;) {
-      const next = await nextWithin(chunks, idleTimeoutMs);
+      const next = await nextWithin(chunks, idleTimeoutMs).catch((error: unknown) => {
+        failed = true;
+        throw error;
+      });
       parser.feed(next.done ? decoder.decode() : decoder.decode(next.value, { stream: true }));
       for (let i = 0; i < parsed.length; i++) yield parsed[i] as EventSourceMessage;
       parsed.length = 0;
@@ -29,17 +33,36 @@ export async function* readSse(body: ByteStream, idleTimeoutMs: number): AsyncGe
       }
     }
   } finally {
-    // Stopped early (the consumer is done, an error, a timeout): release the body, which ends its connection.
-    if (!finished) chunks.release();
+    // Stopped early. The body of a stream that failed (silent past the timeout, broken) is destroyed; one the
+    // consumer left (it had the terminal event, or refused one) is read to its end, so that its connection serves
+    // the next request, unless that takes longer than DRAIN_MS.
+    if (!finished) chunks.release(failed ? "destroy" : "drain", drainMs);
   }
 }
 
-type ChunkReader = { next(): Promise<IteratorResult<Uint8Array>>; release(): void };
+/**
+ * How long a body the consumer left may take to end by itself before it is destroyed. A model server ends its
+ * response right after the terminal event; kept alive, its connection saves the next request a connect (and a
+ * TLS handshake).
+ */
+export const DRAIN_MS = 2_000;
+
+type ChunkReader = { next(): Promise<IteratorResult<Uint8Array>>; release(how: "drain" | "destroy", drainMs: number): void };
+
+type NodeBody = AsyncIterable<Uint8Array> & {
+  iterator(options: { destroyOnReturn: boolean }): AsyncIterator<Uint8Array>;
+  destroy(): void;
+  read(): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: () => void): unknown;
+  readableEnded: boolean;
+  destroyed: boolean;
+};
 
 /**
  * Reads a body chunk by chunk. Releasing must work while a read is pending (an idle timeout), which an async
- * iterator's `return()` does not do (it waits for that read): a Node stream is destroyed, a web stream's reader
- * cancelled.
+ * iterator's `return()` does not do (it waits for that read): a Node stream is destroyed (or drained), a web
+ * stream's reader cancelled.
  */
 function readerOf(body: ByteStream): ChunkReader {
   const web = body as Partial<ReadableStream<Uint8Array>>;
@@ -50,12 +73,38 @@ function readerOf(body: ByteStream): ChunkReader {
       release: () => void reader.cancel().catch(() => undefined),
     };
   }
+  const node = body as Partial<NodeBody>;
+  if (typeof node.iterator === "function" && typeof node.destroy === "function") {
+    const stream = node as NodeBody;
+    const iterator = stream.iterator({ destroyOnReturn: false });
+    return {
+      next: () => iterator.next(),
+      release: (how, drainMs) => {
+        if (how === "destroy") return stream.destroy();
+        // Drained only when no read is pending (the consumer left between reads), so return() settles at once.
+        void Promise.resolve(iterator.return?.()).then(() => drain(stream, drainMs), () => stream.destroy());
+      },
+    };
+  }
   const iterator = body[Symbol.asyncIterator]();
-  const node = body as { destroy?: () => void };
   return {
     next: () => iterator.next(),
-    release: () => (typeof node.destroy === "function" ? node.destroy() : void Promise.resolve(iterator.return?.()).catch(() => undefined)),
+    release: () => void Promise.resolve(iterator.return?.()).catch(() => undefined),
   };
+}
+
+/** Reads and drops what is left of `stream` until it ends; destroys it if that takes longer than `ms`. */
+function drain(stream: NodeBody, ms: number): void {
+  if (stream.readableEnded || stream.destroyed) return;
+  const timer = setTimeout(() => stream.destroy(), ms);
+  timer.unref();
+  const done = (): void => clearTimeout(timer);
+  stream.once("end", done);
+  stream.once("close", done);
+  stream.on("error", () => undefined);
+  stream.on("readable", () => {
+    while (stream.read() !== null);
+  });
 }
 
 async function nextWithin(chunks: ChunkReader, ms: number): Promise<IteratorResult<Uint8Array>> {
