@@ -140,7 +140,8 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
     onChange: (pid, running) => io.supervisor?.trackProcessGroup(pid, running),
   });
   const approvedForSession = new Set<string>();
-  const commandEnv = commandEnvironment(config.shellEnvironmentPolicy, process.env);
+  // Worked out on the first command: a session that runs none never pays for it (a thread's env is fixed).
+  let commandEnv: NodeJS.ProcessEnv | undefined;
   const waitForApproval = (subId: string, callId: string, signal: AbortSignal) => approvals.wait(subId, callId, signal);
 
   /** The one place a delegation is described: this conversation, its task, and the rules its children inherit. */
@@ -168,7 +169,9 @@ export async function runSession(init: SessionInit, io: SessionIo, deps: Session
       waitForApproval,
       approvedForSession,
       processGroups,
-      env: commandEnv,
+      get env() {
+        return (commandEnv ??= commandEnvironment(config.shellEnvironmentPolicy, process.env));
+      },
       llmxHome: config.home,
       delegate:
         io.supervisor === undefined
