@@ -172,8 +172,10 @@ class BundleLoader {
     if (cachedData === undefined) this.stats.compiled += 1;
     else if (script.cachedDataRejected === true) this.stats.rejected += 1;
     else this.stats.cached += 1;
-    // A file compiled without a cache publishes one (unless another thread did meanwhile).
-    if (cachedData === undefined || script.cachedDataRejected === true) this.publish(entry, LOADED);
+    // A file compiled without a cache publishes one (unless another thread did meanwhile). One V8 rejected stays:
+    // made in this process, with these flags and this source, it is not expected to happen, and a retry would not
+    // fare better.
+    if (cachedData === undefined) this.publish(entry, LOADED);
     return module.exports;
   }
 
