@@ -92,6 +92,20 @@ describe("readSse", () => {
     }
   });
 
+  it("a body left early that goes on sending (more than 64 KiB) is destroyed before the drain time is up", async () => {
+    const flood = new Readable({ read() {} });
+    flood.push(Buffer.from("data: one\n\ndata: two\n\n"));
+    for await (const message of readSse(flood, 1_000, 60_000)) {
+      expect(message.data).toBe("one");
+      break;
+    }
+    for (let i = 0; i < 20 && !flood.destroyed; i++) {
+      flood.push(Buffer.alloc(8 * 1024, 0x61));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await expect.poll(() => flood.destroyed).toBe(true);
+  });
+
   it("over node:http, requests one after another share one keep-alive connection when each stream was left at its terminal event", async () => {
     let connections = 0;
     const server = createServer((_request, response) => {

@@ -93,7 +93,13 @@ function readerOf(body: ByteStream): ChunkReader {
   };
 }
 
-/** Reads and drops what is left of `stream` until it ends; destroys it if that takes longer than `ms`. */
+/** What a body left early may still send before it is destroyed: a server ends its response, it does not go on. */
+const DRAIN_BYTES = 64 * 1024;
+
+/**
+ * Reads and drops what is left of `stream` until it ends; destroys it if that takes longer than `ms` or brings
+ * more than DRAIN_BYTES.
+ */
 function drain(stream: NodeBody, ms: number): void {
   if (stream.readableEnded || stream.destroyed) return;
   const timer = setTimeout(() => stream.destroy(), ms);
@@ -102,8 +108,12 @@ function drain(stream: NodeBody, ms: number): void {
   stream.once("end", done);
   stream.once("close", done);
   stream.on("error", () => undefined);
+  let left = DRAIN_BYTES;
   stream.on("readable", () => {
-    while (stream.read() !== null);
+    for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) {
+      left -= (chunk as Uint8Array).length;
+      if (left < 0) return stream.destroy();
+    }
   });
 }
 
