@@ -339,17 +339,6 @@ describe("connections to the model", () => {
       await conversation.shutdown();
     }
   });
-
-  it("a stream that fails is not reused: the retry opens a new connection", async () => {
-    const { conversation } = await start();
-    const before = mock.server.requests.length;
-    mock.server.failNext({ dropAfterEvents: 3 });
-    const events = await turnWithApprovals(conversation, "hello", () => "denied");
-    expect(types(events)).toContain("stream_error");
-    const ports = mock.server.requests.slice(before).map((request) => request.remotePort);
-    expect(ports).toHaveLength(2);
-    expect(ports[0]).not.toBe(ports[1]);
-  });
 });
 
 describe("Chat Completions", () => {

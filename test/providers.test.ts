@@ -446,3 +446,54 @@ describe.each(["responses", "chat"] as const)("%s client against a server that a
     expect(silent.requests).toBe(2);
   });
 });
+
+describe("connections kept between requests (node:http, a server that counts them)", () => {
+  /** Serves each POST the next body of `bodies` as an SSE response, and records the client's port. */
+  async function sseServer(bodies: string[]): Promise<{ url: string; ports: (number | undefined)[]; close(): Promise<void> }> {
+    const ports: (number | undefined)[] = [];
+    const httpServer = createServer((req, res) => {
+      ports.push(req.socket.remotePort);
+      req.resume();
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(bodies[ports.length - 1] ?? "");
+    });
+    httpServer.listen(0, "127.0.0.1");
+    await once(httpServer, "listening");
+    const { port } = httpServer.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/v1`,
+      ports,
+      close: async () => {
+        httpServer.closeAllConnections();
+        httpServer.close();
+        await once(httpServer, "close");
+      },
+    };
+  }
+  const completed = (id: string) =>
+    `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"m","delta":"hi"}\n\n` +
+    `event: response.completed\ndata: {"type":"response.completed","response":{"id":"${id}"}}\n\n`;
+
+  it("a stream that completed leaves its connection to the next request; one refused for a malformed event does not", async () => {
+    const served = await sseServer([completed("r1"), completed("r2"), "event: response.created\ndata: {not json\n\n", completed("r4")]);
+    try {
+      const model = client("responses", { baseUrl: served.url, requestMaxRetries: 0, streamMaxRetries: 0 });
+      // Between a turn's requests its tools run: the connection is back in the pool by then.
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 30));
+      expect((await run(model, request("one"))).at(-1)).toMatchObject({ type: "completed", responseId: "r1" });
+      await pause();
+      expect((await run(model, request("two"))).at(-1)).toMatchObject({ type: "completed", responseId: "r2" });
+      await pause();
+      expect((await runToFailure(model, request("three"))).error).toBeInstanceOf(ModelStreamError);
+      await pause();
+      expect((await run(model, request("four"))).at(-1)).toMatchObject({ type: "completed", responseId: "r4" });
+      const [first, second, third, fourth] = served.ports;
+      expect(second).toBe(first);
+      expect(third).toBe(second);
+      // The malformed stream's connection was torn down, though its server ended the response cleanly.
+      expect(fourth).not.toBe(third);
+    } finally {
+      await served.close();
+    }
+  });
+});

@@ -64,11 +64,24 @@ describe("readSse", () => {
     await expect(messages.next()).rejects.toThrow(/stream disconnected: socket hang up/);
   });
 
-  it("a reader that stops early leaves the body to be read to its end, not destroyed", async () => {
+  it("a reader that stops early without keeping the connection destroys the body", async () => {
+    const refused = new Readable({ read() {} });
+    refused.push(Buffer.from("data: one\n\ndata: two\n\n"));
+    for await (const message of readSse(refused, 1_000, 5_000)) {
+      expect(message.data).toBe("one");
+      break;
+    }
+    await expect.poll(() => refused.destroyed).toBe(true);
+    expect(refused.readableEnded).toBe(false);
+  });
+
+  it("a reader that stops early after keepConnection() leaves the body to be read to its end, not destroyed", async () => {
     const rest = new Readable({ read() {} });
     rest.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    for await (const message of readSse(rest, 1_000, 5_000)) {
+    const messages = readSse(rest, 1_000, 5_000);
+    for await (const message of messages) {
       expect(message.data).toBe("one");
+      messages.keepConnection();
       break;
     }
     rest.push(Buffer.from("data: three\n\n"));
@@ -80,8 +93,10 @@ describe("readSse", () => {
   it("a body left early that does not end within the drain time is destroyed", async () => {
     const endless = new Readable({ read() {} });
     endless.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    for await (const message of readSse(endless, 1_000, 50)) {
+    const messages = readSse(endless, 1_000, 50);
+    for await (const message of messages) {
       expect(message.data).toBe("one");
+      messages.keepConnection();
       break;
     }
     const feed = setInterval(() => endless.push(Buffer.from("data: more\n\n")), 5);
@@ -95,8 +110,10 @@ describe("readSse", () => {
   it("a body left early that goes on sending (more than 64 KiB) is destroyed before the drain time is up", async () => {
     const flood = new Readable({ read() {} });
     flood.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    for await (const message of readSse(flood, 1_000, 60_000)) {
+    const messages = readSse(flood, 1_000, 60_000);
+    for await (const message of messages) {
       expect(message.data).toBe("one");
+      messages.keepConnection();
       break;
     }
     for (let i = 0; i < 20 && !flood.destroyed; i++) {
@@ -119,8 +136,10 @@ describe("readSse", () => {
     try {
       for (let i = 0; i < 3; i++) {
         const response = await nodeFetch(`http://127.0.0.1:${port}/v1/responses`, { method: "POST", headers: {}, body: "{}", signal: new AbortController().signal });
-        for await (const message of readSse(response.body as AsyncIterable<Uint8Array>, 1_000)) {
+        const messages = readSse(response.body as AsyncIterable<Uint8Array>, 1_000);
+        for await (const message of messages) {
           expect(message.data).toBe("done");
+          messages.keepConnection();
           break;
         }
         await new Promise((resolve) => setTimeout(resolve, 30));

@@ -25,6 +25,12 @@ export type HttpFetch = (url: string, init: HttpRequestInit) => Promise<HttpResp
 // Module state is per thread: every conversation thread keeps its own connections alive.
 let agents: { http: http.Agent; https?: https.Agent } | undefined;
 
+/**
+ * Connections are kept between requests, but not idle past 4 s: servers commonly close idle ones after 5 s
+ * (Node's own default), and a request sent on a connection the server is closing fails with a reset.
+ */
+const AGENT_OPTIONS: http.AgentOptions = { keepAlive: true, timeout: 4_000 };
+
 /** node:https (and with it TLS) loads only when a thread first talks to an https endpoint. */
 let httpsModule: typeof https | undefined;
 
@@ -39,10 +45,10 @@ export const nodeFetch: HttpFetch = (url, init) =>
     const target = new URL(url);
     const secure = target.protocol === "https:";
     if (!secure && target.protocol !== "http:") return reject(new TypeError(`unsupported protocol ${target.protocol} in ${url}`));
-    agents ??= { http: new http.Agent({ keepAlive: true }) };
+    agents ??= { http: new http.Agent(AGENT_OPTIONS) };
     if (secure) {
       httpsModule ??= requireBuiltin<typeof https>("node:https");
-      agents.https ??= new httpsModule.Agent({ keepAlive: true });
+      agents.https ??= new httpsModule.Agent(AGENT_OPTIONS);
     }
     const body = Buffer.from(init.body, "utf8");
     const request = (secure && httpsModule ? httpsModule : http).request(target, {

@@ -42,7 +42,12 @@ export async function* streamWithRetries(attempt: StreamAttempt, signal: AbortSi
       } else {
         // Each connected stream gets a fresh request budget for its own reconnects, as in Codex.
         used.request = 0;
-        yield* attempt.decode(readSse(connected.body, info.streamIdleTimeoutMs));
+        const messages = readSse(connected.body, info.streamIdleTimeoutMs);
+        for await (const event of attempt.decode(messages)) {
+          // The terminal event, accepted: the body's end may be read and its connection kept.
+          if (event.type === "completed") messages.keepConnection();
+          yield event;
+        }
         completed = true;
         return;
       }

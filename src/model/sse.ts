@@ -11,7 +11,26 @@ import { StreamInterruptedError } from "../errors.js";
 /** A response body's bytes. */
 export type ByteStream = AsyncIterable<Uint8Array>;
 
-export async function* readSse(body: ByteStream, idleTimeoutMs: number, drainMs = DRAIN_MS): AsyncGenerator<EventSourceMessage> {
+/** SSE messages, and a way for their consumer to say it had the stream's terminal event. */
+export type SseMessages = AsyncGenerator<EventSourceMessage> & {
+  /**
+   * The stream ended as it should (its terminal event was read and accepted): if the consumer stops now, the rest
+   * of the body is read to its end so that its connection can serve the next request. Without this call a body
+   * left early is destroyed: a stream its consumer refused (a malformed event, say) may be in any state.
+   */
+  keepConnection(): void;
+};
+
+export function readSse(body: ByteStream, idleTimeoutMs: number, drainMs = DRAIN_MS): SseMessages {
+  const state = { keep: false };
+  const messages = read(body, idleTimeoutMs, drainMs, state) as SseMessages;
+  messages.keepConnection = () => {
+    state.keep = true;
+  };
+  return messages;
+}
+
+async function* read(body: ByteStream, idleTimeoutMs: number, drainMs: number, state: { keep: boolean }): AsyncGenerator<EventSourceMessage> {
   const chunks = readerOf(body);
   const decoder = new TextDecoder();
   const parsed: EventSourceMessage[] = [];
@@ -33,10 +52,10 @@ export async function* readSse(body: ByteStream, idleTimeoutMs: number, drainMs 
       }
     }
   } finally {
-    // Stopped early. The body of a stream that failed (silent past the timeout, broken) is destroyed; one the
-    // consumer left (it had the terminal event, or refused one) is read to its end, so that its connection serves
-    // the next request, unless that takes longer than DRAIN_MS.
-    if (!finished) chunks.release(failed ? "destroy" : "drain", drainMs);
+    // Stopped early. A body whose consumer had the terminal event is read to its end, so that its connection
+    // serves the next request (bounded by DRAIN_MS and DRAIN_BYTES); any other (a read that failed, a consumer
+    // that refused an event or was interrupted) is destroyed.
+    if (!finished) chunks.release(state.keep && !failed ? "drain" : "destroy", drainMs);
   }
 }
 
@@ -87,9 +106,13 @@ function readerOf(body: ByteStream): ChunkReader {
     };
   }
   const iterator = body[Symbol.asyncIterator]();
+  const destroy = (body as { destroy?: () => void }).destroy;
   return {
     next: () => iterator.next(),
-    release: () => void Promise.resolve(iterator.return?.()).catch(() => undefined),
+    release: (how) => {
+      if (how === "destroy" && typeof destroy === "function") return destroy.call(body);
+      void Promise.resolve(iterator.return?.()).catch(() => undefined);
+    },
   };
 }
 
@@ -104,6 +127,8 @@ function drain(stream: NodeBody, ms: number): void {
   if (stream.readableEnded || stream.destroyed) return;
   const timer = setTimeout(() => stream.destroy(), ms);
   timer.unref();
+  // A process (or thread) with nothing else to do need not wait for the drain.
+  (stream as { socket?: { unref?(): void } | null }).socket?.unref?.();
   const done = (): void => clearTimeout(timer);
   stream.once("end", done);
   stream.once("close", done);
