@@ -197,6 +197,12 @@ describe("attacks on the rules and the sandbox, with every request denied", () =
       const { conversation } = await start({ cwd: work, approvalPolicy: policy, sandboxPolicy });
       const attacks = [
         "RUNSHELL: cat /proc/self/environ; echo $LLMX_ATTACK_TOKEN",
+        // The command environment is worked out on a session's first command: later ones, and other ways of
+        // listing it, see the same filtered one. The process that forked the command (the spawn service, whose
+        // environment is the host's) and every process visible must not give the host's away either.
+        "RUNSHELL: printenv; env; echo ${!LLMX_ATTACK*}; declare -p LLMX_ATTACK_TOKEN",
+        "RUNSHELL: cat /proc/$PPID/environ; cat /proc/1/environ",
+        "RUNSHELL: for p in /proc/[0-9]*/environ; do cat $p; done",
         `RUNSHELL: echo x > ${path.join(outside, "escaped.txt")}`,
         "RUNSHELL: /proc/self/cwd/bash -c true",
         `RUNSHELL: find . -maxdepth 0 {-true,-exec} touch ${path.join(outside, "brace.txt")} \\;`,
