@@ -56,15 +56,20 @@ class CodeCacheStore {
 
   /** A copy of the newest cache published under `key` (of `kind`, if given). */
   find(key: Uint8Array, kind?: Kind): Buffer | undefined {
-    let found: { at: number; length: number } | undefined;
+    return this.lookup(key, kind)?.data;
+  }
+
+  /** The newest cache published under `key` (of `kind`, if given), a copy, and its kind. */
+  lookup(key: Uint8Array, kind?: Kind): { data: Buffer; kind: Kind } | undefined {
+    let found: { at: number; length: number; kind: Kind } | undefined;
     this.walk((word, state) => {
       if ((kind === undefined ? state !== LOADED && state !== TURN : state !== kind) || this.words[word + 2] !== key.length) return;
       const keyAt = (word << 2) + RECORD_HEADER;
       if (Buffer.compare(key, this.bytes.subarray(keyAt, keyAt + key.length)) === 0) {
-        found = { at: keyAt + align(key.length), length: this.words[word + 3] as number };
+        found = { at: keyAt + align(key.length), length: this.words[word + 3] as number, kind: state as Kind };
       }
     });
-    return found && Buffer.from(this.bytes.subarray(found.at, found.at + found.length));
+    return found && { data: Buffer.from(this.bytes.subarray(found.at, found.at + found.length)), kind: found.kind };
   }
 
   /**
@@ -125,8 +130,11 @@ class CodeCacheStore {
  */
 const importModule = (specifier: string): Promise<unknown> => import(specifier);
 
-/** `code` is the string V8 compiled, which V8 keeps anyway: the key is made from it again when needed. */
-type Loaded = { module: { exports: unknown }; script: vm.Script; file: string; code: string };
+/**
+ * `code` is the string V8 compiled, which V8 keeps anyway: the key is made from it again when needed. `from` is the
+ * kind of cache the file was compiled from, if any.
+ */
+type Loaded = { module: { exports: unknown }; script: vm.Script; file: string; code: string; from: Kind | undefined };
 
 const keyOf = (file: string, code: string): Buffer => Buffer.from(`${file}\0${code}`);
 
@@ -156,10 +164,12 @@ class BundleLoader {
     if (known !== undefined) return known.module.exports;
     // The wrapper on a line of its own, so that line and column numbers in stack traces are the file's.
     const code = `(function (exports, require, module, __filename, __dirname, __llmxImport) {\n${fs.readFileSync(file, "utf8")}\n})`;
-    const cachedData = this.store?.find(keyOf(file, code));
+    const key = this.store && keyOf(file, code);
+    const cached = key && this.store?.lookup(key);
+    const cachedData = cached?.data;
     const script = new vm.Script(code, { filename: file, lineOffset: -1, ...(cachedData === undefined ? {} : { cachedData }) });
     const module = { exports: {} as unknown };
-    const entry: Loaded = { module, script, file, code };
+    const entry: Loaded = { module, script, file, code, from: cached?.kind };
     this.loaded.set(file, entry);
     const requireFrom = (specifier: string): unknown =>
       specifier.startsWith("./") ? this.require(specifier.slice(2)) : this.nodeRequire(specifier);
@@ -175,24 +185,26 @@ class BundleLoader {
     // A file compiled without a cache publishes one (unless another thread did meanwhile). One V8 rejected stays:
     // made in this process, with these flags and this source, it is not expected to happen, and a retry would not
     // fare better.
-    if (cachedData === undefined) this.publish(entry, LOADED);
+    if (cachedData === undefined) this.publish(entry, LOADED, key);
     return module.exports;
   }
 
   /**
    * After this thread's first turn: each file it has loaded is published again, with what the turn compiled,
-   * unless a thread did so already. Later calls do nothing.
+   * unless a thread did so already (a file compiled from such a cache is not even looked up). Later calls do
+   * nothing.
    */
   readonly turnCompleted = (): void => {
     if (this.turnPublished) return;
     this.turnPublished = true;
-    for (const entry of this.loaded.values()) this.publish(entry, TURN);
+    for (const entry of this.loaded.values()) if (entry.from !== TURN) this.publish(entry, TURN);
   };
 
-  private publish(entry: Loaded, kind: Kind): void {
-    const key = keyOf(entry.file, entry.code);
+  private publish(entry: Loaded, kind: Kind, key?: Buffer): void {
+    if (this.store === undefined) return;
+    key ??= keyOf(entry.file, entry.code);
     // Making a cache takes a while (~2 ms for the whole bundle after a turn): not for one there already.
-    if (this.store === undefined || this.store.find(key, kind) !== undefined) return;
+    if (this.store.find(key, kind) !== undefined) return;
     try {
       if (this.store.publish(key, entry.script.createCachedData(), kind)) this.stats.published += 1;
     } catch {
