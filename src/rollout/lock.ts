@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { threadId } from "node:worker_threads";
 import { ConversationInUseError, RolloutError } from "../errors.js";
 import { requireBuiltin } from "../util/builtin.js";
+import { randomBytes } from "../util/clock.js";
 import { readRegularFile } from "./guard.js";
 
 const LOCK_SUFFIX = ".lock";
@@ -31,16 +32,12 @@ export function rolloutLockPath(rolloutPath: string): string {
   return `${rolloutPath}${LOCK_SUFFIX}`;
 }
 
-let tokens = 0;
-
 /**
- * A name no other writer uses: this process and thread, the time, a counter and a random part. Not from a crypto
- * module, which a worker thread would load at every conversation's start (~2 ms) only for this: it needs to be
- * unique, not secret.
+ * A name no other writer uses: this process and thread, and 96 random bits (the ids' source, which loads no crypto
+ * module into a worker thread).
  */
 function uniqueToken(): string {
-  const random = Math.floor(Math.random() * 2 ** 52).toString(36);
-  return `${process.pid}.${threadId}.${Date.now().toString(36)}.${(tokens++).toString(36)}.${random}`;
+  return `${process.pid}.${threadId}.${Buffer.from(randomBytes(12)).toString("hex")}`;
 }
 
 /** A held lock. `release` removes the lock file if it is still ours; it is idempotent. */
