@@ -14,6 +14,22 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+/**
+ * A body of two messages and more to come, whose reader takes the first and stops there, saying it had the
+ * stream's terminal event (`keep`) or not.
+ */
+async function leftAfterFirst(drainMs: number, keep: boolean): Promise<Readable> {
+  const body = new Readable({ read() {} });
+  body.push(Buffer.from("data: one\n\ndata: two\n\n"));
+  const messages = readSse(body, 1_000, drainMs);
+  for await (const message of messages) {
+    expect(message.data).toBe("one");
+    if (keep) messages.keepConnection();
+    break;
+  }
+  return body;
+}
+
 describe("readSse", () => {
   it("parses events split anywhere, a multi-byte character across chunks included, from a Node stream or a web stream", async () => {
     const text = 'event: a\r\ndata: {"x":"héllo ✓"}\r\n\r\n: comment\n\ndata: line1\ndata: line2\n\n';
@@ -65,25 +81,13 @@ describe("readSse", () => {
   });
 
   it("a reader that stops early without keeping the connection destroys the body", async () => {
-    const refused = new Readable({ read() {} });
-    refused.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    for await (const message of readSse(refused, 1_000, 5_000)) {
-      expect(message.data).toBe("one");
-      break;
-    }
+    const refused = await leftAfterFirst(5_000, false);
     await expect.poll(() => refused.destroyed).toBe(true);
     expect(refused.readableEnded).toBe(false);
   });
 
   it("a reader that stops early after keepConnection() leaves the body to be read to its end, not destroyed", async () => {
-    const rest = new Readable({ read() {} });
-    rest.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    const messages = readSse(rest, 1_000, 5_000);
-    for await (const message of messages) {
-      expect(message.data).toBe("one");
-      messages.keepConnection();
-      break;
-    }
+    const rest = await leftAfterFirst(5_000, true);
     rest.push(Buffer.from("data: three\n\n"));
     rest.push(null);
     // Ended, not destroyed first (a destroyed stream never ends).
@@ -91,14 +95,7 @@ describe("readSse", () => {
   });
 
   it("a body left early that does not end within the drain time is destroyed", async () => {
-    const endless = new Readable({ read() {} });
-    endless.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    const messages = readSse(endless, 1_000, 50);
-    for await (const message of messages) {
-      expect(message.data).toBe("one");
-      messages.keepConnection();
-      break;
-    }
+    const endless = await leftAfterFirst(50, true);
     const feed = setInterval(() => endless.push(Buffer.from("data: more\n\n")), 5);
     try {
       await expect.poll(() => endless.destroyed).toBe(true);
@@ -108,14 +105,7 @@ describe("readSse", () => {
   });
 
   it("a body left early that goes on sending (more than 64 KiB) is destroyed before the drain time is up", async () => {
-    const flood = new Readable({ read() {} });
-    flood.push(Buffer.from("data: one\n\ndata: two\n\n"));
-    const messages = readSse(flood, 1_000, 60_000);
-    for await (const message of messages) {
-      expect(message.data).toBe("one");
-      messages.keepConnection();
-      break;
-    }
+    const flood = await leftAfterFirst(60_000, true);
     for (let i = 0; i < 20 && !flood.destroyed; i++) {
       flood.push(Buffer.alloc(8 * 1024, 0x61));
       await new Promise((resolve) => setImmediate(resolve));
