@@ -18,7 +18,9 @@ export function nodeArgsFor(script: string, args: readonly string[] = []): strin
     `process.argv.splice(1, 0, ${JSON.stringify(path.resolve(script))});`,
     `await import(${JSON.stringify(url)});`,
   ].join(" ");
-  return ["--expose-gc", "--input-type=module", "-e", code, "--", ...args];
+  // No --expose-gc: a V8 flag is the whole process's, and that one adds ~3 ms to every worker thread's start
+  // (BENCHMARKS.md). settle() gets its gc() without it.
+  return ["--input-type=module", "-e", code, "--", ...args];
 }
 
 /** Runs a bench script in a clean child process; resolves with its stdout (stderr passes through). */
