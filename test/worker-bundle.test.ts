@@ -2,9 +2,11 @@
 // `npm run build`, which `npm test` runs first): the entry, its chunks, and the chunks it requires on first use.
 // None may hold zod (DESIGN.md, "A worker's start"); only the rollout decoder (resume) and the review's output
 // check load it, each on its own first use.
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { describe, expect, test } from "vitest";
 
 const BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/workers/bundle");
@@ -64,10 +66,30 @@ describe("the worker bundle", () => {
     expect(files.some((file) => readFileSync(path.join(BUNDLE, file), "utf8").includes("__llmxImport("))).toBe(true);
   });
 
-  test("a regular turn's chunks load no built-in it does not use at once (child_process, fs/promises, crypto, perf_hooks)", () => {
+  test("a regular turn's chunks load no built-in it does not use at once (child_process, fs/promises, crypto, perf_hooks, module)", () => {
     const turn = closure(["conversation.worker.cjs"], (chunk) => !isZodAllowed(chunk));
-    const costly = /\brequire\("node:(child_process|fs\/promises|crypto|perf_hooks)"\)|\bperformance\.now\(/g;
+    // node:module loads Node's ESM loader into the thread.
+    const costly = /\brequire\("(node:)?(child_process|fs\/promises|crypto|perf_hooks|module)"\)|\bperformance\.now\(/g;
     const found = [...turn].flatMap((chunk) => [...readFileSync(path.join(BUNDLE, chunk), "utf8").matchAll(costly)].map((m) => `${chunk}: ${m[0]}`));
     expect(found).toEqual([]);
+  });
+
+  test("a thread that loads the worker entry does not load node:module, nor with it Node's ESM loader", async () => {
+    const entry = path.resolve(BUNDLE, "../conversation.worker.cjs");
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "llmx-entry-")), "probe.cjs");
+    writeFileSync(
+      file,
+      `require(${JSON.stringify(entry)});\nrequire("node:worker_threads").parentPort.postMessage(process.moduleLoadList);\n`,
+    );
+    const worker = new Worker(file);
+    const loaded = await new Promise<string[]>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    await worker.terminate();
+    // The entry did load the bundle (vm, for its code cache) ...
+    expect(loaded).toContain("NativeModule vm");
+    // ... and nothing that sets up the ESM loader.
+    expect(loaded.filter((name) => /^NativeModule (module|internal\/modules\/esm\/loader)$/.test(name))).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@
 import fs = require("node:fs");
 import path = require("node:path");
 import vm = require("node:vm");
-import Module = require("node:module");
+import type NodeModule = require("node:module");
 import workerThreads = require("node:worker_threads");
 
 /**
@@ -147,7 +147,8 @@ const keyOf = (file: string, code: string): Buffer => Buffer.from(`${file}\0${co
 class BundleLoader {
   private readonly loaded = new Map<string, Loaded>();
   private turnPublished = false;
-  private readonly nodeRequire: NodeJS.Require;
+  /** `require` as from the bundle's directory, for packages; made on first use (node:module loads Node's ESM loader). */
+  private packageRequire: NodeJS.Require | undefined;
   /** Files compiled from a cache, without one, and with one V8 rejected; caches this loader published. */
   readonly stats = { cached: 0, compiled: 0, rejected: 0, published: 0 };
 
@@ -155,7 +156,13 @@ class BundleLoader {
     private readonly dir: string,
     private readonly store: CodeCacheStore | undefined = CodeCacheStore.ofThisThread(),
   ) {
-    this.nodeRequire = Module.createRequire(path.join(dir, "index.cjs"));
+  }
+
+  /** Node's built-ins (the bundle names them all `node:x`) from here; a package as the bundle's directory sees it. */
+  private nodeRequire(specifier: string): unknown {
+    if (specifier.startsWith("node:")) return require(specifier);
+    this.packageRequire ??= (require("node:module") as typeof NodeModule).createRequire(path.join(this.dir, "index.cjs"));
+    return this.packageRequire(specifier);
   }
 
   require(name: string): unknown {

@@ -27,6 +27,27 @@ const loaderImport = {
     }));
   },
 };
+/**
+ * Node's built-ins by name, through the `require` the loader hands each file: src/util/builtin.ts, bundled, does
+ * without node:module, which loads Node's ESM loader into a thread (~0.7 ms of its start). So does msgpackr's
+ * `createRequire` (it would load its native extension, which is disabled here): it takes node:module on first use.
+ */
+const withoutNodeModule = {
+  name: "llmx-without-node-module",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]util[\\/]builtin\.ts$/ }, () => ({
+      contents: "export function requireBuiltin(name) { return require(name); }\n",
+      loader: "js",
+    }));
+    build.onResolve({ filter: /^(node:)?module$/ }, (args) =>
+      args.namespace === "llmx-lazy-module" ? { path: "node:module", external: true } : { path: "node:module", namespace: "llmx-lazy-module" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "llmx-lazy-module" }, () => ({
+      contents: 'export function createRequire(url) { return require("node:module").createRequire(url); }\n',
+      loader: "js",
+    }));
+  },
+};
 const esm = mkdtempSync(path.join(tmpdir(), "llmx-bundle-"));
 const toCjs = (file) => file.replace(/\.mjs$/, ".cjs");
 
@@ -45,7 +66,7 @@ try {
     define: { "process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED": '"true"' },
     metafile: true,
     logLevel: "warning",
-    plugins: [loaderImport],
+    plugins: [loaderImport, withoutNodeModule],
   });
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
