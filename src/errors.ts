@@ -212,7 +212,23 @@ export function errorEvent(error: unknown, prefix = ""): { type: "error"; messag
   return { type: "error", message: `${prefix}${message}`, code: errorCode(error) };
 }
 
+/** Causes kept when an error crosses threads: a chain longer (or a cycle) is cut there. */
+const MAX_SERIALIZED_CAUSES = 16;
+
+/** The error and its causes, outermost first; each once (a chain may loop back on itself). */
+export function* errorChain(error: Error): Generator<Error> {
+  const seen = new Set<Error>();
+  for (let current: unknown = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    yield current;
+  }
+}
+
 export function serializeError(error: unknown): SerializedError {
+  return serializeWithCauses(error, 0);
+}
+
+function serializeWithCauses(error: unknown, depth: number): SerializedError {
   if (error instanceof Error) {
     const fields: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(error)) {
@@ -227,7 +243,7 @@ export function serializeError(error: unknown): SerializedError {
       fields,
     };
     if (error.stack !== undefined) serialized.stack = error.stack;
-    if (error.cause !== undefined) serialized.cause = serializeError(error.cause);
+    if (error.cause !== undefined && depth < MAX_SERIALIZED_CAUSES) serialized.cause = serializeWithCauses(error.cause, depth + 1);
     return serialized;
   }
   return { name: "Error", code: "thrown_value", message: String(error) };

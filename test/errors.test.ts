@@ -24,6 +24,31 @@ describe("serializeError / deserializeError", () => {
     expect(copy).toBeInstanceOf(errors.InternalAgentDiedError);
     expect(copy.cause).toMatchObject({ name: "TypeError", message: "low level", code: "EPIPE" });
   });
+
+  it("cuts a cause chain that loops back on itself, or runs too deep, instead of recursing without end", () => {
+    const first = new Error("first");
+    const second = new Error("second", { cause: first });
+    first.cause = second;
+    const copy = errors.deserializeError(errors.serializeError(first));
+    // The error and 16 causes: the cycle, unrolled that far.
+    expect([...errors.errorChain(copy)].map((error) => error.message)).toEqual(Array.from({ length: 17 }, (_, i) => (i % 2 === 0 ? "first" : "second")));
+    let deep: Error = new Error("bottom");
+    for (let i = 0; i < 10_000; i++) deep = new Error(`level ${i}`, { cause: deep });
+    expect([...errors.errorChain(errors.deserializeError(errors.serializeError(deep)))]).toHaveLength(17);
+  });
+});
+
+describe("errorChain", () => {
+  it("yields an error and its causes, outermost first, each once even when the chain is a cycle", () => {
+    const inner = new RangeError("inner");
+    const outer = new Error("outer", { cause: inner });
+    expect([...errors.errorChain(outer)]).toEqual([outer, inner]);
+    inner.cause = outer;
+    expect([...errors.errorChain(outer)]).toEqual([outer, inner]);
+    const self = new Error("self");
+    self.cause = self;
+    expect([...errors.errorChain(self)]).toEqual([self]);
+  });
 });
 
 describe("errorEvent", () => {

@@ -38,6 +38,7 @@ import {
   SubagentDepthError,
   SubagentLimitError,
   UnknownConversationIdError,
+  errorChain,
   serializeError,
 } from "../errors.js";
 import type { EventMsgOf, InitialHistory, SessionSource } from "../protocol/index.js";
@@ -767,18 +768,13 @@ export class ConversationManager {
   }
 }
 
-/** The error and its causes, outermost first. */
-function* causes(error: Error): Generator<Error> {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) yield current;
-}
-
 function configErrorIn(error: Error): InvalidConfigError | undefined {
-  return [...causes(error)].find((cause): cause is InvalidConfigError => cause instanceof InvalidConfigError);
+  return [...errorChain(error)].find((cause): cause is InvalidConfigError => cause instanceof InvalidConfigError);
 }
 
 /** Failures a restart would only repeat: the rollout itself, the configuration, another writer, a bad session. */
 function isPermanentFailure(error: Error): boolean {
-  return [...causes(error)].some(
+  return [...errorChain(error)].some(
     (cause) =>
       cause instanceof RolloutError ||
       cause instanceof InvalidConfigError ||
