@@ -336,9 +336,7 @@ export class ConversationManager {
 
   /** Conversations holding a slot: supervised and not ended, plus removed ones whose worker still runs. */
   get liveConversations(): number {
-    const live = [...this.supervised.values()].filter((entry) => !this.isFinal(entry));
-    const supervisedLinks = new Set(live.map((entry) => entry.link));
-    return live.length + [...this.running].filter((link) => !supervisedLinks.has(link)).length;
+    return this.countLive({ subagents: true });
   }
 
   /**
@@ -737,17 +735,33 @@ export class ConversationManager {
   /** Top-level conversations holding a slot; a removed one holds its slot while its worker runs. */
   private checkCapacity(): void {
     if (this.closed) throw new LlmxError("the conversation manager is shut down");
-    const live = [...this.supervised.values()].filter((entry) => entry.depth === 0 && !this.isFinal(entry));
-    const supervisedLinks = new Set(live.map((entry) => entry.link));
-    const removedRunning = [...this.running].filter((link) => !link.childPort && !supervisedLinks.has(link)).length;
-    if (live.length + removedRunning >= this.capacity) throw new CapacityError(this.capacity);
+    if (this.countLive({ subagents: false }) >= this.capacity) throw new CapacityError(this.capacity);
+  }
+
+  /**
+   * Supervised conversations that have not ended, plus workers still running for no such conversation (a
+   * removed one's, or an ended one's on its way out). Every start counts them, so this walks without allocating.
+   */
+  private countLive({ subagents }: { subagents: boolean }): number {
+    let live = 0;
+    for (const entry of this.supervised.values()) {
+      if ((subagents || entry.depth === 0) && !this.isFinal(entry)) live++;
+    }
+    for (const link of this.running) {
+      // A sub-agent's worker has a client port for its parent.
+      if (!subagents && link.childPort !== undefined) continue;
+      const entry = this.supervised.get(link.conversationId);
+      if (entry === undefined || entry.link !== link || this.isFinal(entry)) live++;
+    }
+    return live;
   }
 
   /** Removed conversations may still be running: a second session would be a second writer of the file. */
   private checkNotRunning(conversationId: string): void {
     const live = this.supervised.get(conversationId);
-    if ((live && !this.isFinal(live)) || [...this.running].some((link) => link.conversationId === conversationId)) {
-      throw new ConversationInUseError(conversationId);
+    if (live && !this.isFinal(live)) throw new ConversationInUseError(conversationId);
+    for (const link of this.running) {
+      if (link.conversationId === conversationId) throw new ConversationInUseError(conversationId);
     }
   }
 
