@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -362,6 +362,18 @@ describe("control socket and host file", () => {
     expect(existsSync(control.socketPath)).toBe(true);
     await control.close();
     await start(home);
+  });
+
+  // Root can hand the directory to another user; anyone else cannot make one that is not theirs.
+  test.runIf(process.getuid?.() === 0)("an app-server directory made by another user is refused, not used", async () => {
+    const home = await tempHome();
+    const dir = path.join(home, "app-server");
+    await mkdir(dir, { mode: 0o700 });
+    await chown(dir, 65534, 65534);
+    const error = await startControlSocket(home, echo).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ControlSocketError);
+    expect((error as Error).message).toContain("belongs to another user (uid 65534)");
+    expect(await readdir(dir)).toEqual([]);
   });
 
   test("no app-server directory means no hosts", async () => {

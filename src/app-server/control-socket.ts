@@ -52,6 +52,11 @@ function ensurePrivateDir(dir: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stat = lstatSync(dir);
     if (!stat.isDirectory()) throw new ControlSocketError(dir, `${dir} is not a directory`);
+    // Made by someone else (possible where the llmx home is writable by others): they could swap our socket.
+    const uid = process.getuid?.();
+    if (uid !== undefined && stat.uid !== uid) {
+      throw new ControlSocketError(dir, `${dir} belongs to another user (uid ${stat.uid}); refusing to put the control socket there`);
+    }
     if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
   } catch (error) {
     if (error instanceof ControlSocketError) throw error;
