@@ -1,6 +1,7 @@
 // Spawn: newConversation until its session_configured, with a warm pool (threads started and their modules
 // loaded before the clock starts) and a cold one (every conversation starts a thread), one after another and
-// 100 at once. First, the start cost of one conversation per thread against the floor, in the same run: a bare
+// 100 at once, and one after another with each ended before the next (threads taken again and again, as in a
+// long-lived host; the wall then includes the shutdowns). First, the start cost of one conversation per thread against the floor, in the same run: a bare
 // worker thread answering "ready" beside a cold conversation start (fresh manager, fresh thread), their ratio,
 // RSS per idle conversation, and CPU seconds per conversation (spawn + one shell-tool turn, mock model).
 // Usage: tsx bench/spawn.ts [--quick] [--runs N] [--only start] [--limits young,old,code,stack]
@@ -25,15 +26,17 @@ const config = createConfig({ home, cwd: home });
 
 type Sample = { latencies: number[]; wall: number; failures: string[] };
 
-async function measure(manager: ConversationManager, count: number, atOnce: boolean): Promise<Sample> {
+async function measure(manager: ConversationManager, count: number, atOnce: boolean, endEach = false): Promise<Sample> {
   const start = performance.now();
   const latencies: number[] = [];
   const failures: string[] = [];
   const one = async () => {
     const t0 = atOnce ? start : performance.now();
     try {
-      await manager.newConversation(config);
+      const { conversation } = await manager.newConversation(config);
       latencies.push(performance.now() - t0);
+      // Its thread goes back to the pool, and the next conversation may take it.
+      if (endEach) await conversation.shutdown();
     } catch (error) {
       failures.push(String((error as { firstEvent?: { msg?: { message?: string } } }).firstEvent?.msg?.message ?? error).split("\n")[0] as string);
     }
@@ -54,9 +57,11 @@ async function warmUp(manager: ConversationManager, count: number): Promise<void
   await Promise.all(started.flatMap((result) => (result.status === "fulfilled" ? [result.value.conversation.shutdown()] : [])));
 }
 
-type Scenario = { name: string; count: number; atOnce: boolean; warm: boolean; perThread?: number };
+/** `endEach`: each conversation ends before the next starts, so threads are taken again and again (a long-lived host). */
+type Scenario = { name: string; count: number; atOnce: boolean; warm: boolean; perThread?: number; endEach?: boolean };
 const scenarios: Scenario[] = [
   { name: "warm pool, sequential", count: sequential, atOnce: false, warm: true },
+  { name: "warm pool, sequential, each ended first", count: sequential * 10, atOnce: false, warm: true, endEach: true },
   { name: "cold pool, sequential", count: sequential, atOnce: false, warm: false },
   { name: `warm pool, ${burst} at once`, count: burst, atOnce: true, warm: true },
   { name: `cold pool, ${burst} at once`, count: burst, atOnce: true, warm: false },
@@ -200,8 +205,9 @@ async function scenariosTable(): Promise<void> {
         minThreads: scenario.warm ? Math.min(threads, 2) : 0,
         ...withLimits,
       });
-      if (scenario.warm) await warmUp(manager, scenario.count);
-      const sample = await measure(manager, scenario.count, scenario.atOnce);
+      // Ended one by one, conversations need no more threads than the spares.
+      if (scenario.warm) await warmUp(manager, scenario.endEach ? 2 : scenario.count);
+      const sample = await measure(manager, scenario.count, scenario.atOnce, scenario.endEach);
       latencies.push(...sample.latencies);
       walls.push(sample.wall);
       failures.push(...sample.failures);
