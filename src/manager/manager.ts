@@ -172,8 +172,17 @@ export class ConversationManager {
   private readonly conversations = new Map<string, Conversation>();
   /** Every conversation under supervision, including ended ones until they are removed. */
   private readonly supervised = new Map<string, Supervised>();
-  /** Every worker still running, whether or not its conversation is still supervised (one writer per rollout). */
-  private readonly running = new Set<WorkerLink>();
+  /**
+   * Every worker still running, whether or not its conversation is still supervised (one writer per rollout), and
+   * the conversation it was started for.
+   */
+  private readonly running = new Map<WorkerLink, Supervised>();
+  /**
+   * Supervised conversations whose machines have not ended, and ended sub-agents' records (oldest first). Starts
+   * count the first, so their cost follows what is alive, not every conversation the host has had.
+   */
+  private readonly live = new Set<Supervised>();
+  private readonly endedSubagents = new Set<Supervised>();
   private readonly listeners = new Set<(change: StateChange) => void>();
   private closed = false;
   /** Spare threads being started. */
@@ -360,7 +369,7 @@ export class ConversationManager {
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const roots = [...this.supervised.values()].filter((entry) => entry.parentId === undefined);
     const supervisedLinks = new Set([...this.supervised.values()].map((entry) => entry.link));
-    const unsupervised = [...this.running].filter((link) => !supervisedLinks.has(link));
+    const unsupervised = [...this.running.keys()].filter((link) => !supervisedLinks.has(link));
     for (const link of unsupervised) link.stop();
     const stopped = Promise.all([
       ...roots.map((root) => this.stopTree(root, timeoutMs)),
@@ -437,12 +446,15 @@ export class ConversationManager {
     const maxSubagents = root.config.maxSubagents ?? DEFAULT_MAX_SUBAGENTS;
     const depth = parent.depth + 1;
     if (depth > maxDepth) throw new SubagentDepthError(maxDepth);
-    const liveSubagents = [...this.supervised.values()].filter(
-      (entry) => entry.depth > 0 && !this.isFinal(entry) && this.rootOf(entry) === root,
-    ).length;
+    let liveSubagents = 0;
+    let allSubagents = 0;
+    for (const entry of this.live) {
+      if (entry.depth === 0) continue;
+      allSubagents++;
+      if (this.rootOf(entry) === root) liveSubagents++;
+    }
     if (liveSubagents >= maxSubagents) throw new SubagentLimitError(maxSubagents);
     if (this.closed) throw new LlmxError("the conversation manager is shut down");
-    const allSubagents = [...this.supervised.values()].filter((entry) => entry.depth > 0 && !this.isFinal(entry)).length;
     if (allSubagents >= this.subagentCapacity) throw new SubagentLimitError(this.subagentCapacity);
 
     const config: ConversationConfig = { ...parent.config, ...request.overrides };
@@ -505,7 +517,7 @@ export class ConversationManager {
     const conversation = entry?.conversation ?? this.conversations.get(conversationId);
     if (entry === undefined) {
       // Removed from supervision: stop its worker directly.
-      const link = [...this.running].find((l) => l.conversationId === conversationId);
+      const link = [...this.running.keys()].find((l) => l.conversationId === conversationId);
       link?.stop();
       const end = link && (await withDeadline(this.clock, link.ended, timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS));
       if (link && end === undefined) link.kill("killed");
@@ -558,7 +570,7 @@ export class ConversationManager {
         eventWindow: this.eventWindow,
       });
       entry.link = link;
-      this.running.add(link);
+      this.running.set(link, entry);
       if (entry.watchers.size > 0) link.send({ type: "llmx/watch", on: true });
       conversation?.attach({
         submit: (submission) => link.send({ type: "llmx/submission", submission }),
@@ -635,6 +647,7 @@ export class ConversationManager {
     entry.actor = actor;
     let previous: ConversationState | undefined;
     actor.subscribe((snapshot) => {
+      if (snapshot.status === "done" && this.live.delete(entry) && entry.depth > 0) this.endedSubagents.add(entry);
       const state = conversationState(snapshot.value);
       if (state === previous) return;
       const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
@@ -643,6 +656,7 @@ export class ConversationManager {
       for (const listener of this.listeners) listener(change);
     });
     this.supervised.set(conversationId, entry);
+    this.live.add(entry);
     actor.start();
     return entry;
   }
@@ -686,6 +700,7 @@ export class ConversationManager {
   /** Drops a finished sub-agent tree from supervision (its records only; everything in it has ended). */
   private forgetTree(entry: Supervised): void {
     this.supervised.delete(entry.conversationId);
+    this.endedSubagents.delete(entry);
     for (const other of [...this.supervised.values()]) {
       if (other.parentId === entry.conversationId) this.forgetTree(other);
     }
@@ -693,8 +708,9 @@ export class ConversationManager {
 
   /** Keeps the records of ended sub-agents bounded: the oldest go first. */
   private pruneEndedSubagents(): void {
-    const ended = [...this.supervised.values()].filter((entry) => entry.depth > 0 && this.isFinal(entry));
+    const ended = [...this.endedSubagents];
     for (const entry of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SUBAGENT_RECORDS))) {
+      this.endedSubagents.delete(entry);
       this.supervised.delete(entry.conversationId);
     }
   }
@@ -740,18 +756,15 @@ export class ConversationManager {
 
   /**
    * Supervised conversations that have not ended, plus workers still running for no such conversation (a
-   * removed one's, or an ended one's on its way out). Every start counts them, so this walks without allocating.
+   * removed one's, or an ended one's on its way out). Every start counts them: this walks what is alive only.
    */
   private countLive({ subagents }: { subagents: boolean }): number {
     let live = 0;
-    for (const entry of this.supervised.values()) {
-      if ((subagents || entry.depth === 0) && !this.isFinal(entry)) live++;
-    }
-    for (const link of this.running) {
+    for (const entry of this.live) if (subagents || entry.depth === 0) live++;
+    for (const [link, entry] of this.running) {
       // A sub-agent's worker has a client port for its parent.
       if (!subagents && link.childPort !== undefined) continue;
-      const entry = this.supervised.get(link.conversationId);
-      if (entry === undefined || entry.link !== link || this.isFinal(entry)) live++;
+      if (entry.link !== link || !this.live.has(entry)) live++;
     }
     return live;
   }
@@ -760,7 +773,7 @@ export class ConversationManager {
   private checkNotRunning(conversationId: string): void {
     const live = this.supervised.get(conversationId);
     if (live && !this.isFinal(live)) throw new ConversationInUseError(conversationId);
-    for (const link of this.running) {
+    for (const link of this.running.keys()) {
       if (link.conversationId === conversationId) throw new ConversationInUseError(conversationId);
     }
   }
