@@ -89,6 +89,22 @@ describe("newConversation", () => {
     await expect(manager.newConversation(testConfig(home))).resolves.toMatchObject({ conversationId: expect.any(String) });
   });
 
+  it("counts a removed conversation whose worker still runs against the cap, and ended ones not at all", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager({ maxConversations: 2 });
+    for (let i = 0; i < 3; i++) await (await manager.newConversation(testConfig(home))).conversation.shutdown();
+    expect(manager.liveConversations).toBe(0);
+    const first = await manager.newConversation(testConfig(home));
+    await manager.newConversation(testConfig(home));
+    manager.removeConversation(first.conversationId);
+    // Removed, but its worker runs on (as in Codex): it still holds its slot.
+    expect(manager.liveConversations).toBe(2);
+    await expect(manager.newConversation(testConfig(home))).rejects.toBeInstanceOf(CapacityError);
+    await first.conversation.shutdown();
+    expect(manager.liveConversations).toBe(1);
+    await expect(manager.newConversation(testConfig(home))).resolves.toMatchObject({ conversationId: expect.any(String) });
+  });
+
   it("rejects a worker whose first event is not session_configured, does not register it and frees its thread", async () => {
     const manager = runtime.manager({ workerFilename: path.join(FIXTURES, "workers/bad-first-event.worker.mjs") });
     const changes: StateChange[] = [];

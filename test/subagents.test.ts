@@ -230,4 +230,25 @@ describe("sub-agent rollouts", () => {
     expect(resumed.sessionConfigured.initial_messages?.map((msg) => msg.type)).toContain("user_message");
     expect(lastReply(await turn(resumed.conversation, "and on your own?"))).toMatch(/^Hello from mock/);
   });
+
+  it("ended ones are listed up to a limit, those that ended first dropped first; one resumed on its own stays", async () => {
+    const home = await runtime.home();
+    const manager = runtime.manager({ maxConversations: 8, endedSubagentRecords: 1 });
+    const { conversation, conversationId } = await manager.newConversation(mock.config(home));
+    await turn(conversation, "DELEGATE: say something");
+    const first = manager.list()[1];
+    // Resumed as a conversation of its own, it takes the place of its ended sub-agent record.
+    const resumed = await manager.resumeConversationFromRollout(mock.config(home), first?.rolloutPath ?? "");
+    await turn(conversation, "DELEGATE: say more");
+    await turn(conversation, "DELEGATE: say the rest");
+    const list = manager.list();
+    expect(list.map((entry) => [entry.conversationId === conversationId ? "root" : entry.depth, entry.state])).toEqual([
+      ["root", "active"],
+      [0, "active"],
+      [1, "removed"],
+    ]);
+    expect(list[1]?.conversationId).toBe(resumed.conversationId);
+    expect(manager.getConversation(resumed.conversationId)).toBe(resumed.conversation);
+    expect(lastReply(await turn(resumed.conversation, "still here?"))).toMatch(/^Hello from mock/);
+  });
 });

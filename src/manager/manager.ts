@@ -63,6 +63,8 @@ export type ConversationManagerOptions = Partial<Omit<PoolOptions, "maxThreads" 
   maxConversations?: number;
   /** Live sub-agents allowed at once across every tree (default: `maxConversations`, at least 8). */
   maxSubagents?: number;
+  /** Ended sub-agents whose records `list()` keeps (default 256); those that ended first are dropped first. */
+  endedSubagentRecords?: number;
   /**
    * Worker starts allowed to run at once (default: 2 per core). Past it, new conversations and restarts wait
    * their turn in order; the wait does not count against the start timeout.
@@ -159,6 +161,7 @@ export class ConversationManager {
   private readonly threads: WorkerThreads;
   private readonly capacity: number;
   private readonly subagentCapacity: number;
+  private readonly endedSubagentRecords: number;
   private readonly starts: StartGate;
   private readonly clock: Clock;
   private readonly ids: IdSource;
@@ -196,6 +199,7 @@ export class ConversationManager {
     const perThread = Math.max(1, options.conversationsPerThread ?? 1);
     this.capacity = Math.max(1, options.maxConversations ?? 64);
     this.subagentCapacity = Math.max(0, options.maxSubagents ?? Math.max(DEFAULT_MAX_SUBAGENTS, this.capacity));
+    this.endedSubagentRecords = Math.max(0, options.endedSubagentRecords ?? MAX_ENDED_SUBAGENT_RECORDS);
     this.threads = new WorkerThreads({
       ...options,
       maxThreads: Math.ceil((this.capacity + this.subagentCapacity) / perThread),
@@ -647,7 +651,7 @@ export class ConversationManager {
     entry.actor = actor;
     let previous: ConversationState | undefined;
     actor.subscribe((snapshot) => {
-      if (snapshot.status === "done" && this.live.delete(entry) && entry.depth > 0) this.endedSubagents.add(entry);
+      if (snapshot.status === "done" && this.live.delete(entry) && entry.depth > 0 && this.isRecord(entry)) this.endedSubagents.add(entry);
       const state = conversationState(snapshot.value);
       if (state === previous) return;
       const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
@@ -655,6 +659,9 @@ export class ConversationManager {
       this.onTransition(entry, change, snapshot.context);
       for (const listener of this.listeners) listener(change);
     });
+    // A resumed sub-agent takes the place of its ended record.
+    const replaced = this.supervised.get(conversationId);
+    if (replaced !== undefined) this.endedSubagents.delete(replaced);
     this.supervised.set(conversationId, entry);
     this.live.add(entry);
     actor.start();
@@ -699,20 +706,25 @@ export class ConversationManager {
 
   /** Drops a finished sub-agent tree from supervision (its records only; everything in it has ended). */
   private forgetTree(entry: Supervised): void {
-    this.supervised.delete(entry.conversationId);
+    if (this.isRecord(entry)) this.supervised.delete(entry.conversationId);
     this.endedSubagents.delete(entry);
     for (const other of [...this.supervised.values()]) {
       if (other.parentId === entry.conversationId) this.forgetTree(other);
     }
   }
 
-  /** Keeps the records of ended sub-agents bounded: the oldest go first. */
+  /** Keeps the records of ended sub-agents bounded: those that ended first go first. */
   private pruneEndedSubagents(): void {
     const ended = [...this.endedSubagents];
-    for (const entry of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SUBAGENT_RECORDS))) {
+    for (const entry of ended.slice(0, Math.max(0, ended.length - this.endedSubagentRecords))) {
       this.endedSubagents.delete(entry);
-      this.supervised.delete(entry.conversationId);
+      if (this.isRecord(entry)) this.supervised.delete(entry.conversationId);
     }
+  }
+
+  /** Whether `entry` is the record its id names (a conversation resumed under the same id replaces it). */
+  private isRecord(entry: Supervised): boolean {
+    return this.supervised.get(entry.conversationId) === entry;
   }
 
   /** Sends an event to a conversation's machine; one that has ended has nothing left to do with it. */
