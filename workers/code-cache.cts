@@ -22,7 +22,6 @@
 import fs = require("node:fs");
 import path = require("node:path");
 import vm = require("node:vm");
-import type NodeModule = require("node:module");
 import workerThreads = require("node:worker_threads");
 
 /**
@@ -147,8 +146,6 @@ const keyOf = (file: string, code: string): Buffer => Buffer.from(`${file}\0${co
 class BundleLoader {
   private readonly loaded = new Map<string, Loaded>();
   private turnPublished = false;
-  /** `require` as from the bundle's directory, for packages; made on first use (node:module loads Node's ESM loader). */
-  private packageRequire: NodeJS.Require | undefined;
   /** Files compiled from a cache, without one, and with one V8 rejected; caches this loader published. */
   readonly stats = { cached: 0, compiled: 0, rejected: 0, published: 0 };
 
@@ -158,12 +155,6 @@ class BundleLoader {
   ) {
   }
 
-  /** Node's built-ins (the bundle names them all `node:x`) from here; a package as the bundle's directory sees it. */
-  private nodeRequire(specifier: string): unknown {
-    if (specifier.startsWith("node:")) return require(specifier);
-    this.packageRequire ??= (require("node:module") as typeof NodeModule).createRequire(path.join(this.dir, "index.cjs"));
-    return this.packageRequire(specifier);
-  }
 
   require(name: string): unknown {
     const file = path.join(this.dir, name);
@@ -178,8 +169,10 @@ class BundleLoader {
     const module = { exports: {} as unknown };
     const entry: Loaded = { module, script, file, code, from: cached?.kind };
     this.loaded.set(file, entry);
-    const requireFrom = (specifier: string): unknown =>
-      specifier.startsWith("./") ? this.require(specifier.slice(2)) : this.nodeRequire(specifier);
+    // Anything else through this module's own `require`: a `createRequire` for the bundle's directory would load
+    // node:module, and with it Node's ESM loader, into every thread (~0.7 ms), and it resolves a package the same
+    // way (the bundle's directory has no node_modules of its own; the lookup goes on up from here).
+    const requireFrom = (specifier: string): unknown => (specifier.startsWith("./") ? this.require(specifier.slice(2)) : require(specifier));
     try {
       (script.runInThisContext() as (...args: unknown[]) => void).call(module.exports, module.exports, requireFrom, module, file, this.dir, importModule);
     } catch (error) {

@@ -31,6 +31,7 @@ const loaderImport = {
  * Node's built-ins by name, through the `require` the loader hands each file: src/util/builtin.ts, bundled, does
  * without node:module, which loads Node's ESM loader into a thread (~0.7 ms of its start). So does msgpackr's
  * `createRequire` (it would load its native extension, which is disabled here): it takes node:module on first use.
+ * Only msgpackr's import is redirected; anything else that imports node:module gets the real one.
  */
 const withoutNodeModule = {
   name: "llmx-without-node-module",
@@ -40,7 +41,7 @@ const withoutNodeModule = {
       loader: "js",
     }));
     build.onResolve({ filter: /^(node:)?module$/ }, (args) =>
-      args.namespace === "llmx-lazy-module" ? { path: "node:module", external: true } : { path: "node:module", namespace: "llmx-lazy-module" },
+      /[\\/]node_modules[\\/]msgpackr[\\/]/.test(args.importer) ? { path: "node:module", namespace: "llmx-lazy-module" } : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: "llmx-lazy-module" }, () => ({
       contents: 'export function createRequire(url) { return require("node:module").createRequire(url); }\n',
