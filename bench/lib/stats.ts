@@ -91,6 +91,8 @@ let fullGc: (() => void) | undefined;
  * pay for it in every worker thread's start (~3 ms of CPU each on Node 20), which production llmx never does.
  */
 function gcFunction(): () => void {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (exposed !== undefined) return exposed;
   if (fullGc === undefined) {
     v8.setFlagsFromString("--expose-gc");
     fullGc = vm.runInNewContext("gc") as () => void;
