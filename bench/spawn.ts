@@ -1,9 +1,10 @@
 // Spawn: newConversation until its session_configured, with a warm pool (threads started and their modules
 // loaded before the clock starts) and a cold one (every conversation starts a thread), one after another and
 // 100 at once, and one after another with each ended before the next (threads taken again and again, as in a
-// long-lived host; the wall then includes the shutdowns). First, the start cost of one conversation per thread against the floor, in the same run: a bare
-// worker thread answering "ready" beside a cold conversation start (fresh manager, fresh thread), their ratio,
-// RSS per idle conversation, and CPU seconds per conversation (spawn + one shell-tool turn, mock model).
+// long-lived host; the wall then includes the shutdowns). First, the start cost of one conversation per thread
+// against the floor, in the same run: a bare worker thread answering "ready" beside a cold conversation start
+// (fresh manager, fresh thread), their ratio, RSS per idle conversation, and CPU seconds per conversation
+// (spawn + one shell-tool turn, mock model).
 // Usage: tsx bench/spawn.ts [--quick] [--runs N] [--only start] [--limits young,old,code,stack]
 import "./lib/launch.js";
 import { writeFileSync } from "node:fs";

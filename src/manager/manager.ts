@@ -651,7 +651,9 @@ export class ConversationManager {
     entry.actor = actor;
     let previous: ConversationState | undefined;
     actor.subscribe((snapshot) => {
-      if (snapshot.status === "done" && this.live.delete(entry) && entry.depth > 0 && this.isRecord(entry)) this.endedSubagents.add(entry);
+      if (snapshot.status === "done" && this.live.delete(entry)) {
+        if (entry.depth > 0 && this.isRecord(entry)) this.endedSubagents.add(entry);
+      }
       const state = conversationState(snapshot.value);
       if (state === previous) return;
       const change: StateChange = { conversationId, state, previous, cause: snapshot.context.cause };
