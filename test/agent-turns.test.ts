@@ -203,6 +203,8 @@ describe("attacks on the rules and the sandbox, with every request denied", () =
         "RUNSHELL: printenv; env; echo ${!LLMX_ATTACK*}; declare -p LLMX_ATTACK_TOKEN",
         "RUNSHELL: cat /proc/$PPID/environ; cat /proc/1/environ",
         "RUNSHELL: for p in /proc/[0-9]*/environ; do cat $p; done",
+        // The same through every thread of every process (the host's worker threads among them), and ps.
+        "RUNSHELL: cat /proc/[0-9]*/task/[0-9]*/environ; ps eww -A",
         `RUNSHELL: echo x > ${path.join(outside, "escaped.txt")}`,
         "RUNSHELL: /proc/self/cwd/bash -c true",
         `RUNSHELL: find . -maxdepth 0 {-true,-exec} touch ${path.join(outside, "brace.txt")} \\;`,
