@@ -717,8 +717,8 @@ export class ConversationManager {
 
   /** Keeps the records of ended sub-agents bounded: those that ended first go first. */
   private pruneEndedSubagents(): void {
-    const ended = [...this.endedSubagents];
-    for (const entry of ended.slice(0, Math.max(0, ended.length - this.endedSubagentRecords))) {
+    for (const entry of this.endedSubagents) {
+      if (this.endedSubagents.size <= this.endedSubagentRecords) return;
       this.endedSubagents.delete(entry);
       if (this.isRecord(entry)) this.supervised.delete(entry.conversationId);
     }
