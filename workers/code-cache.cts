@@ -152,9 +152,7 @@ class BundleLoader {
   constructor(
     private readonly dir: string,
     private readonly store: CodeCacheStore | undefined = CodeCacheStore.ofThisThread(),
-  ) {
-  }
-
+  ) {}
 
   require(name: string): unknown {
     const file = path.join(this.dir, name);
